@@ -1,0 +1,67 @@
+"""Async SQLAlchemy engine, sessions and start-up migrations (alembic) for one service's own database."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from jointcredit_common.settings import ServiceSettings
+
+
+def create_engine(settings: ServiceSettings) -> AsyncEngine:
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": f"jointcredit-{settings.service_name}"}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The plain libpq URL asyncpg accepts (SQLAlchemy's ``postgresql+asyncpg://`` minus the driver)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _alembic_config(script_location: Path, connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def migrate(engine: AsyncEngine, script_location: Path) -> None:
+    """Upgrade to head under an advisory lock, so several replicas starting at once migrate exactly once."""
+    lock_key = zlib.crc32(b"jointcredit-migrations")
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
+        await conn.commit()
+        try:
+            await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(script_location, sync_conn), "head"))
+            await conn.commit()
+        except BaseException:
+            await conn.rollback()
+            raise
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+            await conn.commit()
+
+
+def run_alembic_env() -> None:
+    """Body of every service's ``migrations/env.py``: run online against the connection we were handed."""
+    from alembic import context
+
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=None, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()

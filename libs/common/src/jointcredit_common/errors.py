@@ -1,0 +1,156 @@
+"""RFC 9457 problem details: one small error hierarchy, mapped to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jointcredit_common.logging import get_logger
+
+PROBLEM_BASE = "https://jointcredit.example/problems/"
+log = get_logger(__name__)
+
+
+class Problem(Exception):
+    """A failure the client can understand. ``field`` names the offending input (JSON-pointer-ish path)."""
+
+    status: int = 400
+    title: str = "Bad request"
+    slug: str = "bad-request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        field: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.field = field
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra
+
+    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.field:
+            body["field"] = self.field
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(Problem):
+    status, title, slug = 400, "Bad request", "bad-request"
+
+
+class MalformedBody(Problem):
+    status, title, slug = 400, "Malformed request body", "malformed-body"
+
+
+class Unauthorized(Problem):
+    status, title, slug = 401, "Authentication required", "unauthorized"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(Problem):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(Problem):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(Problem):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLarge(Problem):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class UnsupportedMediaType(Problem):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+class ValidationFailed(Problem):
+    status, title, slug = 422, "Validation failed", "validation-failed"
+
+
+class ServiceUnavailable(Problem):
+    status, title, slug = 503, "Service unavailable", "service-unavailable"
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.to_dict(instance=str(request.url.path) if request else None),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type="application/problem+json",
+    )
+
+
+def _field_path(loc: tuple | list) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_problem(exc: RequestValidationError) -> Problem:
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return MalformedBody(f"the body is not valid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}", field="body")
+        errors.append({"field": _field_path(err.get("loc", ())), "message": err.get("msg"), "type": err.get("type")})
+    first = errors[0]["field"] if errors else None
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return ValidationFailed(detail, field=first, errors=errors)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(validation_problem(exc), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = Problem(str(exc.detail), headers=getattr(exc, "headers", None))
+        problem.status, problem.title = exc.status_code, _reason(exc.status_code)
+        problem.slug = problem.title.lower().replace(" ", "-")
+        return problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path)
+        problem = Problem("an internal error occurred; it has been logged")
+        problem.status, problem.title, problem.slug = 500, "Internal server error", "internal-error"
+        return problem_response(problem, request)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,1 @@
+"""Events: the CloudEvents envelope, schemas, transactional outbox + relay, idempotent consumer (inbox) and DLQ."""

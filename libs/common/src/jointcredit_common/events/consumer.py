@@ -1,0 +1,205 @@
+"""Idempotent consumer: effect + inbox row in one transaction, offsets committed only after it.
+
+A redelivered event (rebalance, crash before the offset commit, relay re-publish, outbox replay) finds its
+inbox row and is skipped, so every effect happens once. Failures are retried with backoff; an event that
+still fails is dead-lettered — recorded in ``dead_letters`` and announced on ``<prefix>.dlq`` through the
+outbox — and can be re-driven later. Offsets then move on, so one bad event never blocks a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from jointcredit_common import faults, metrics
+from jointcredit_common.events.envelope import CloudEvent, EnvelopeError
+from jointcredit_common.events.outbox import Outbox
+from jointcredit_common.events.schemas import DeadLettered
+from jointcredit_common.logging import get_logger
+from jointcredit_common.settings import ServiceSettings
+from jointcredit_common.tables import dead_letters, inbox
+from jointcredit_common.tracing import continue_trace, current_traceparent
+
+log = get_logger(__name__)
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+class EventConsumer:
+    """One consumer group member: ``name`` is this consumer's identity in the inbox and group id."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        handlers: dict[str, Handler],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        outbox: Outbox,
+        settings: ServiceSettings,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.handlers = handlers
+        self.sessionmaker = sessionmaker
+        self.outbox = outbox
+        self.settings = settings
+        self.service = settings.service_name
+        self.group_id = f"{settings.consumer_group}.{name}"
+        self.consumer: AIOKafkaConsumer | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.settings.consumer_batch_max_records,
+            session_timeout_ms=30_000,
+            heartbeat_interval_ms=3_000,
+        )
+        await self.consumer.start()
+        self.ready.set()
+        log.info("consumer_started", consumer=self.name, topics=self.topics)
+        try:
+            while not stop.is_set():
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=self.settings.consumer_batch_max_records)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._process(record)
+                    # Only after every record's effect is committed in the database (aiokafka#929).
+                    await self.consumer.commit({tp: records[-1].offset + 1})
+                await self._report_lag()
+        finally:
+            self.ready.clear()
+            await self.consumer.stop()
+
+    async def _report_lag(self) -> None:
+        assert self.consumer is not None
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            position = await self.consumer.position(tp)
+            metrics.CONSUMER_LAG.labels(self.service, self.name, tp.topic, tp.partition).set(max(highwater - position, 0))
+
+    async def _process(self, record: ConsumerRecord) -> None:
+        try:
+            event = CloudEvent.from_kafka(record.key, record.value, record.headers)
+        except EnvelopeError as exc:
+            await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=0)
+            return
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            metrics.CONSUMED.labels(self.service, self.name, event.type, "ignored").inc()
+            return
+        token = current_traceparent.set(continue_trace(event.traceparent))
+        try:
+            last_error = ""
+            for attempt in range(1, self.settings.consumer_max_retries + 1):
+                try:
+                    with metrics.HANDLER_LATENCY.labels(self.service, self.name, event.type).time():
+                        result = await self.handle_once(event, record, handler)
+                    metrics.CONSUMED.labels(self.service, self.name, event.type, result).inc()
+                    faults.crash_point("consumer_after_commit")  # crash tests: effect committed, offset not
+                    return
+                except Exception as exc:  # noqa: BLE001 - anything a handler raises is retried, then dead-lettered
+                    last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("handler_failed", consumer=self.name, type=event.type, event_id=event.id, attempt=attempt, error=last_error)
+                    await asyncio.sleep(self.settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+            await self._dead_letter(record, event, last_error, attempts=self.settings.consumer_max_retries)
+        finally:
+            current_traceparent.reset(token)
+
+    async def handle_once(self, event: CloudEvent, record: ConsumerRecord | None, handler: Handler) -> str:
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await session.execute(
+                pg_insert(inbox)
+                .values(
+                    consumer=self.name,
+                    event_id=event.id,
+                    event_type=event.type,
+                    topic=record.topic if record else None,
+                    partition=record.partition if record else None,
+                    offset=record.offset if record else None,
+                )
+                .on_conflict_do_nothing()
+                .returning(inbox.c.event_id)
+            )
+            if claimed.first() is None:
+                return "duplicate"
+            await handler(session, event)
+        return "processed"
+
+    async def _dead_letter(self, record: ConsumerRecord, event: CloudEvent | None, error: str, *, attempts: int) -> None:
+        event_id = event.id if event else f"{record.topic}:{record.partition}:{record.offset}"
+        log.error("dead_lettered", consumer=self.name, event_id=event_id, error=error)
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await session.execute(
+                pg_insert(inbox)
+                .values(consumer=self.name, event_id=event_id, event_type=event.type if event else None,
+                        topic=record.topic, partition=record.partition, offset=record.offset, status="dead_lettered")
+                .on_conflict_do_nothing()
+                .returning(inbox.c.event_id)
+            )
+            if claimed.first() is None:
+                return
+            await session.execute(
+                insert(dead_letters).values(
+                    consumer=self.name,
+                    event_id=event_id,
+                    event_type=event.type if event else None,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    key=record.key,
+                    value=record.value,
+                    headers=[[k, base64.b64encode(v or b"").decode()] for k, v in (record.headers or ())],
+                    error=error[:4000],
+                    attempts=attempts,
+                )
+            )
+            notice = DeadLettered(
+                consumer=self.name,
+                original_topic=record.topic,
+                original_partition=record.partition,
+                original_offset=record.offset,
+                original_event_id=event.id if event else None,
+                original_type=event.type if event else None,
+                error=error[:4000],
+                attempts=attempts,
+            )
+            await self.outbox.add(session, notice, key=event.key if event and event.key else event_id)
+        metrics.DEAD_LETTERS.labels(self.service, self.name).inc()
+
+    async def redrive(self, dead_letter_id: int) -> str:
+        """Run a dead letter through its handler again (after a fix); idempotent like any delivery."""
+        async with self.sessionmaker() as session:
+            row = (await session.execute(select(dead_letters).where(dead_letters.c.id == dead_letter_id))).mappings().first()
+        if row is None or row["consumer"] != self.name:
+            raise LookupError(dead_letter_id)
+        if row["redriven_at"] is not None:
+            return "already_redriven"
+        headers = [(k, base64.b64decode(v)) for k, v in row["headers"]]
+        event = CloudEvent.from_kafka(row["key"], row["value"], headers)
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            raise LookupError(f"no handler for {event.type}")
+        # One transaction: the dead letter's inbox marker becomes a processed one with the effect, or nothing changes.
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(delete(inbox).where(inbox.c.consumer == self.name, inbox.c.event_id == row["event_id"]))
+            await session.execute(
+                insert(inbox).values(consumer=self.name, event_id=row["event_id"], event_type=event.type, status="processed")
+            )
+            await handler(session, event)
+            await session.execute(
+                update(dead_letters).where(dead_letters.c.id == dead_letter_id).values(redriven_at=func.now())
+            )
+        return "processed"

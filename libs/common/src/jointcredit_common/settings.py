@@ -1,0 +1,118 @@
+"""Settings shared by every service (pydantic-settings).
+
+Each service subclasses :class:`ServiceSettings` with its own ``env_prefix`` (``INGEST_``, ``RATING_`` …).
+A value is read from ``<PREFIX>X`` first and then from ``JC_X``, so one ConfigMap can carry what the
+services share (broker, topic prefix, keys) while each keeps its own database URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+# Development-only keys. Production refuses to start with them (see _refuse_unsafe_production_values).
+DEV_PII_KEY_ID = "dev"
+DEV_PII_KEY = base64.b64encode(b"jointcredit-dev-pii-key-32bytes!").decode()
+DEV_PII_HASH_KEY = base64.b64encode(b"jointcredit-dev-hash-key-32byte!").decode()
+DEV_WEBHOOK_SECRET_KEY = base64.b64encode(b"jointcredit-dev-webhook-secret!!").decode()
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter=None)
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = ""
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = "jointcredit"
+    consumer_group_prefix: str = "jointcredit"
+
+    pii_keys: dict[str, str] = Field(default_factory=lambda: {DEV_PII_KEY_ID: DEV_PII_KEY})
+    pii_active_key: str = DEV_PII_KEY_ID
+    pii_hash_key: str = DEV_PII_HASH_KEY
+
+    # The first admin credential in production: the SHA-256 of a token an operator generated.
+    admin_bootstrap_token_sha256: str | None = None
+    # Development only: a JSON file of demo credentials (role, principal, token, scopes) to import.
+    bootstrap_credentials_file: Path | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    max_body_bytes: int = 1_048_576
+    max_batch_body_bytes: int = 32 * 1_048_576
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    outbox_batch_size: int = 500
+    outbox_lease_seconds: float = 30.0
+    outbox_poll_seconds: float = 1.0
+    outbox_retention_hours: float = 168.0
+    outbox_purge_interval_seconds: float = 600.0
+    inbox_retention_hours: float = 720.0
+    consumer_max_retries: int = 5
+    consumer_retry_backoff_seconds: float = 0.2
+    consumer_batch_max_records: int = 500
+    run_relay: bool = True
+    run_consumers: bool = True
+
+    # Test-only fault injection point (e.g. "relay_after_publish", "consumer_after_commit"); refused in production.
+    fault_inject: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared_env = EnvSettingsSource(settings_cls, env_prefix="JC_", case_sensitive=False)
+        return init_settings, env_settings, shared_env, dotenv_settings, file_secret_settings
+
+    @field_validator("pii_keys", mode="before")
+    @classmethod
+    def _json_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_values(self) -> "ServiceSettings":
+        if not self.database_url:
+            raise ValueError(f"{self.service_name}: database_url is required")
+        if self.pii_active_key not in self.pii_keys:
+            raise ValueError(f"pii_active_key {self.pii_active_key!r} is not among pii_keys")
+        if self.environment != "production":
+            return self
+        problems = []
+        if DEV_PII_KEY in self.pii_keys.values() or self.pii_hash_key == DEV_PII_HASH_KEY:
+            problems.append("development PII keys")
+        if self.bootstrap_credentials_file is not None:
+            problems.append("bootstrap_credentials_file (demo credentials)")
+        if self.fault_inject:
+            problems.append("fault_inject")
+        if not self.admin_bootstrap_token_sha256:
+            problems.append("no admin_bootstrap_token_sha256")
+        problems.extend(self.production_problems())
+        if problems:
+            raise ValueError("refusing to start in production with: " + ", ".join(problems))
+        return self
+
+    def production_problems(self) -> list[str]:
+        """Service-specific unsafe values; subclasses extend."""
+        return []
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.consumer_group_prefix}.{self.service_name}"

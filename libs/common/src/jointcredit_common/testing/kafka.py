@@ -1,0 +1,56 @@
+"""Reading topics back in tests: delivery is measured by what is on the broker, not by counters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from jointcredit_common.events.envelope import CloudEvent
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[CloudEvent]], bool] | None = None,
+    timeout: float = 30.0,
+    settle: float = 0.0,
+) -> list[CloudEvent]:
+    """Every event on ``topic`` from the beginning, waiting until ``until(events)`` holds (or ``timeout``).
+
+    ``settle`` keeps reading that long after ``until`` first holds, to catch duplicates that would follow.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    events: list[CloudEvent] = []
+    try:
+        deadline = time.monotonic() + timeout
+        assigned: set[TopicPartition] = set()
+        satisfied_at: float | None = None
+        while time.monotonic() < deadline:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:
+                await consumer._client.force_metadata_update()  # noqa: SLF001 - discover a topic created meanwhile
+                partitions = consumer.partitions_for_topic(topic) or set()
+            wanted = {TopicPartition(topic, p) for p in partitions}
+            if wanted - assigned:
+                consumer.assign(sorted(wanted, key=lambda tp: tp.partition))
+                for tp in wanted - assigned:
+                    await consumer.seek_to_beginning(tp)
+                assigned = wanted
+            if assigned:
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    events.extend(CloudEvent.from_kafka(r.key, r.value, r.headers) for r in records)
+            else:
+                await asyncio.sleep(0.2)
+            if until is not None and until(events):
+                satisfied_at = satisfied_at or time.monotonic()
+                if time.monotonic() - satisfied_at >= settle:
+                    break
+        return events
+    finally:
+        await consumer.stop()

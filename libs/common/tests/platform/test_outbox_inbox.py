@@ -1,0 +1,191 @@
+"""The outbox, relay and idempotent consumer against a real PostgreSQL and a real Kafka-protocol broker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, select, text
+
+from jointcredit_common.events.consumer import EventConsumer
+from jointcredit_common.events.envelope import CloudEvent
+from jointcredit_common.events.relay import OutboxRelay, replay
+from jointcredit_common.events.schemas import DeadLettered, ReportWithdrawn
+from jointcredit_common.tables import dead_letters, outbox
+from jointcredit_common.testing.kafka import read_topic
+
+
+def withdrawn(n: int, subject: str) -> ReportWithdrawn:
+    return ReportWithdrawn(report_id=f"r{n}", department="d", subject_key=subject, reason=f"#{n}", withdrawn_at=datetime.now(UTC))
+
+
+async def stage(platform, count: int, subjects: int = 3) -> list[str]:
+    ids = []
+    for n in range(count):
+        async with platform.sessionmaker() as session, session.begin():
+            ids.append(str(await platform.outbox.add(session, withdrawn(n, f"enterprise:S{n % subjects}"), key=f"enterprise:S{n % subjects}")))
+    return ids
+
+
+async def run_relay_until_drained(platform) -> OutboxRelay:
+    relay = OutboxRelay(engine=platform.engine, producer=platform.producer, settings=platform.settings)
+    while await relay.publish_batch():
+        pass
+    return relay
+
+
+async def test_relay_publishes_committed_events_once_in_order_per_subject(platform):
+    ids = await stage(platform, 30)
+    async with platform.sessionmaker() as session:
+        await session.begin()
+        await platform.outbox.add(session, withdrawn(999, "enterprise:S0"), key="enterprise:S0")
+        await session.rollback()  # a rolled-back state change announces nothing
+    await run_relay_until_drained(platform)
+
+    topic = f"{platform.settings.topic_prefix}.reports"
+    events = await read_topic(platform.settings.kafka_bootstrap_servers, topic, until=lambda e: len(e) >= 30, settle=1.0)
+    assert sorted(e.id for e in events) == sorted(ids)
+    assert all(e.type == "cn.dalian.jointcredit.report.withdrawn.v1" and e.source == "/jointcredit/platformtest" for e in events)
+    for subject in ("enterprise:S0", "enterprise:S1", "enterprise:S2"):
+        numbers = [int(e.data["report_id"][1:]) for e in events if e.key == subject]
+        assert numbers == sorted(numbers), f"{subject} out of order: {numbers}"
+    async with platform.sessionmaker() as session:
+        pending = (await session.execute(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))).scalar_one()
+    assert pending == 0
+
+
+async def test_relay_wakes_on_notify_without_waiting_for_the_poll(platform):
+    platform.settings.outbox_poll_seconds = 30.0  # only LISTEN/NOTIFY can make this fast
+    relay = OutboxRelay(engine=platform.engine, producer=platform.producer, settings=platform.settings)
+    task = asyncio.create_task(relay.run(platform.stop))
+    for _ in range(50):
+        if relay.is_leader:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)  # let it settle into its wait
+    started = asyncio.get_running_loop().time()
+    ids = await stage(platform, 1)
+    topic = f"{platform.settings.topic_prefix}.reports"
+    events = await read_topic(platform.settings.kafka_bootstrap_servers, topic, until=lambda e: len(e) >= 1, timeout=10)
+    elapsed = asyncio.get_running_loop().time() - started
+    platform.stop.set()
+    await task
+    assert [e.id for e in events] == ids
+    assert elapsed < 10, "the relay did not wake on NOTIFY"
+
+
+async def test_a_second_relay_stands_by_while_the_leader_holds_the_lock(platform):
+    first = OutboxRelay(engine=platform.engine, producer=platform.producer, settings=platform.settings)
+    second = OutboxRelay(engine=platform.engine, producer=platform.producer, settings=platform.settings)
+    tasks = [asyncio.create_task(first.run(platform.stop)), asyncio.create_task(second.run(platform.stop))]
+    await asyncio.sleep(1.5)
+    assert [first.is_leader, second.is_leader].count(True) == 1
+    platform.stop.set()
+    await asyncio.gather(*tasks)
+
+
+def recording_consumer(platform, topics: list[str], fail_for: set[str] | None = None) -> EventConsumer:
+    async def record(session, event: CloudEvent) -> None:
+        if fail_for is not None and event.data["report_id"] in fail_for:
+            raise RuntimeError(f"cannot handle {event.data['report_id']}")
+        await session.execute(text("INSERT INTO effects (event_id, value) VALUES (:id, :v)"), {"id": event.id, "v": event.data["report_id"]})
+
+    return EventConsumer(
+        name="recorder", topics=topics, handlers={ReportWithdrawn.type_name(): record},
+        sessionmaker=platform.sessionmaker, outbox=platform.outbox, settings=platform.settings,
+    )
+
+
+async def effects(platform) -> list[tuple[str, str]]:
+    async with platform.sessionmaker() as session:
+        return [tuple(r) for r in (await session.execute(text("SELECT event_id, value FROM effects ORDER BY n"))).all()]
+
+
+async def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError
+
+
+async def test_consumer_applies_each_event_once_even_when_the_outbox_is_replayed(platform):
+    ids = await stage(platform, 20)
+    await run_relay_until_drained(platform)
+    # An operator's replay after a "broker loss" publishes every event a second time.
+    assert await replay(platform.engine, since=datetime.now(UTC) - timedelta(hours=1)) == 20
+    await run_relay_until_drained(platform)
+    topic = f"{platform.settings.topic_prefix}.reports"
+    on_topic = await read_topic(platform.settings.kafka_bootstrap_servers, topic, until=lambda e: len(e) >= 40)
+    assert len(on_topic) == 40  # the broker really holds duplicates
+
+    consumer = recording_consumer(platform, [topic])
+    task = asyncio.create_task(consumer.run(platform.stop))
+
+    async def all_seen() -> bool:
+        async with platform.sessionmaker() as session:
+            return (await session.execute(text("SELECT count(*) FROM inbox WHERE consumer='recorder'"))).scalar_one() >= 20
+
+    await wait_for(all_seen)
+    await asyncio.sleep(1.0)
+    platform.stop.set()
+    await task
+    seen = await effects(platform)
+    assert sorted(event_id for event_id, _ in seen) == sorted(ids)
+
+
+async def test_an_event_that_keeps_failing_is_dead_lettered_then_redriven_once(platform):
+    ids = await stage(platform, 5)
+    await run_relay_until_drained(platform)
+    topic = f"{platform.settings.topic_prefix}.reports"
+    failing = {"r2"}
+    consumer = recording_consumer(platform, [topic], fail_for=failing)
+    task = asyncio.create_task(consumer.run(platform.stop))
+
+    async def four_done_one_dead() -> bool:
+        async with platform.sessionmaker() as session:
+            dead = (await session.execute(select(func.count()).select_from(dead_letters))).scalar_one()
+        return dead == 1 and len(await effects(platform)) == 4
+
+    await wait_for(four_done_one_dead)
+    dlq = await read_topic(platform.settings.kafka_bootstrap_servers, f"{platform.settings.topic_prefix}.dlq",
+                           until=lambda e: len(e) >= 1, timeout=15) if await _relay_once(platform) else []
+    assert [e.type for e in dlq] == [DeadLettered.type_name()]
+    assert dlq[0].data["original_event_id"] == ids[2] and "cannot handle r2" in dlq[0].data["error"]
+
+    failing.clear()  # "the fix is deployed"
+    async with platform.sessionmaker() as session:
+        dead_id = (await session.execute(select(dead_letters.c.id))).scalar_one()
+    assert await consumer.redrive(dead_id) == "processed"
+    assert await consumer.redrive(dead_id) == "already_redriven"
+    platform.stop.set()
+    await task
+    assert sorted(v for _, v in await effects(platform)) == ["r0", "r1", "r2", "r3", "r4"]
+
+
+async def _relay_once(platform) -> bool:
+    await run_relay_until_drained(platform)
+    return True
+
+
+async def test_a_record_that_is_not_a_cloudevent_goes_to_the_dead_letter_table(platform):
+    topic = f"{platform.settings.topic_prefix}.reports"
+    producer = AIOKafkaProducer(bootstrap_servers=platform.settings.kafka_bootstrap_servers)
+    await producer.start()
+    await producer.send_and_wait(topic, value=b"not json at all", key=b"x")
+    await producer.stop()
+    consumer = recording_consumer(platform, [topic])
+    task = asyncio.create_task(consumer.run(platform.stop))
+
+    async def dead() -> bool:
+        async with platform.sessionmaker() as session:
+            return (await session.execute(select(func.count()).select_from(dead_letters))).scalar_one() == 1
+
+    await wait_for(dead)
+    platform.stop.set()
+    await task
+    async with platform.sessionmaker() as session:
+        error = (await session.execute(select(dead_letters.c.error))).scalar_one()
+    assert "missing CloudEvents headers" in error
