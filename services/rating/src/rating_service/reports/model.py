@@ -19,7 +19,7 @@ ListKey = Literal["key_warning", "red", "dishonest"]
 RecordState = Literal["active", "disputed", "repaired", "withdrawn", "expired"]
 Outcome = Literal["key_warning", "red", "dishonest", "exempted", "not_exempted", "evidence_required", "out_of_scope"]
 SeverityTier = Literal["minor", "general", "serious"]
-# Same kinds as the catalog (rating_service.catalog.models.MeasureKind).
+# Same kinds as the catalog (jointcredit_common.catalog.models.MeasureKind).
 MeasureKind = Literal["incentive", "punishment", "notice", "financing", "service"]
 
 CATALOG_REFERENCE = "大信办字〔2020〕4号"

@@ -1,0 +1,31 @@
+"""Rating service: the catalog, the classifier, credit records and lists (DESIGN §3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from jointcredit_common.catalog import load_catalog
+from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from rating_service.events.handlers import handlers
+from rating_service.records.views import catalog_router
+from rating_service.records.views import router as subjects_router
+from rating_service.settings import RatingSettings
+
+
+def create_app(settings: RatingSettings | None = None) -> FastAPI:
+    settings = settings or RatingSettings()
+    load_catalog()  # validate the catalog at start-up: a broken catalog must stop the service, not a request
+    return create_service_app(
+        ServiceSpec(
+            settings=settings,
+            title="jointcredit rating",
+            description="The Dalian notice as a catalog; classification, credit records, lists and credit reports.",
+            version="1.0.0",
+            migrations=Path(__file__).parent / "migrations",
+            routers=[catalog_router, subjects_router],
+            consumers=[ConsumerSpec(name="rating-classifier", topics=["reports", "repairs"], handlers=handlers)],
+            topics=["ratings"],
+        )
+    )

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from jointcredit_common.catalog import load_catalog
+from jointcredit_common.errors import NotFound, ValidationFailed
+from jointcredit_common.pii import InvalidIdentifier, normalize_subject_id
+from jointcredit_common.service import ServiceRuntime
+from rating_service.records.models import classifications, credit_records, subjects
+
+router = APIRouter(tags=["subjects"])
+catalog_router = APIRouter(tags=["catalog"])
+
+
+@catalog_router.get("/v1/catalog", summary="The policy catalog in force (大信办字〔2020〕4号 as data)")
+async def get_catalog() -> dict[str, Any]:
+    return load_catalog().model_dump(mode="json")
+
+
+def _subject_key(runtime: ServiceRuntime, subject_type: str, subject_id: str) -> str:
+    try:
+        normalized = normalize_subject_id(subject_type, subject_id)
+    except InvalidIdentifier as exc:
+        raise ValidationFailed(f"not a valid {exc.kind}: {exc.reason}", field="path.id") from exc
+    return f"enterprise:{normalized}" if subject_type == "enterprise" else f"citizen:{runtime.hasher.keyed_hash(normalized)}"
+
+
+@router.get("/v1/subjects/{subject_type}/{subject_id}", summary="A subject's records, lists and publicity dates")
+async def get_subject(request: Request, subject_type: Literal["enterprise", "citizen"], subject_id: str) -> dict[str, Any]:
+    runtime: ServiceRuntime = request.app.state.runtime
+    key = _subject_key(runtime, subject_type, subject_id)
+    async with runtime.sessionmaker() as session:
+        subject = (await session.execute(select(subjects).where(subjects.c.key == key))).mappings().first()
+        if subject is None:
+            raise NotFound("no credit information about this subject", field="path.id")
+        records = (await session.execute(
+            select(credit_records).where(credit_records.c.subject_key == key).order_by(credit_records.c.created_at)
+        )).mappings().all()
+        decided = (await session.execute(
+            select(classifications.c.report_id, classifications.c.outcome, classifications.c.clause_codes,
+                   classifications.c.decided_at).where(classifications.c.subject_key == key)
+        )).mappings().all()
+    live = [r for r in records if r["state"] in ("active", "disputed")]
+    return {
+        "subject": {"type": subject["type"], "key": key, "id": subject["display_id"], "name": subject["display_name"]},
+        "lists": sorted({r["list"] for r in live}),
+        "records": [
+            {"id": str(r["id"]), "report_id": str(r["report_id"]), "list": r["list"], "behavior": r["behavior"],
+             "clause_codes": r["clause_codes"], "tier": r["tier"], "state": r["state"],
+             "publicity_starts_on": r["publicity_starts_on"], "publicity_ends_on": r["publicity_ends_on"],
+             "measures": r["measures"], "suppressed_measures": r["suppressed_measures"], "reason_zh": r["reason_zh"],
+             "evidence": r["evidence"], "ended_at": r["ended_at"], "end_reason": r["end_reason"]}
+            for r in records
+        ],
+        "classifications": [dict(d) | {"report_id": str(d["report_id"])} for d in decided],
+    }
