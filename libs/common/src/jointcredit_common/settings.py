@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 5
     consumer_retry_backoff_seconds: float = 0.2
     consumer_batch_max_records: int = 500
+    # The embedded broker (tansu) completes a group join after half the session timeout, so dev/test use a short one.
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 3_000
     run_relay: bool = True
     run_consumers: bool = True
 

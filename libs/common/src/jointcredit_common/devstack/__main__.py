@@ -73,6 +73,9 @@ def run(var_dir: Path, services: list[str]) -> int:
         "JC_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "JC_BOOTSTRAP_CREDENTIALS_FILE": str(credentials_path.resolve()),
         "JC_LOG_JSON": os.environ.get("JC_LOG_JSON", "true"),
+        # tansu completes a consumer-group join after half the session timeout (see DESIGN §7 notes)
+        "JC_CONSUMER_SESSION_TIMEOUT_MS": os.environ.get("JC_CONSUMER_SESSION_TIMEOUT_MS", "4000"),
+        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": os.environ.get("JC_CONSUMER_HEARTBEAT_INTERVAL_MS", "800"),
     }
     for name in services:
         _, port = SERVICES[name]

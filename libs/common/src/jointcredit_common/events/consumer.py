@@ -62,8 +62,8 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.settings.consumer_batch_max_records,
-            session_timeout_ms=30_000,
-            heartbeat_interval_ms=3_000,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
         )
         await self.consumer.start()
         self.ready.set()

@@ -175,6 +175,8 @@ def jc_service_env(
             "JC_CONSUMER_GROUP_PREFIX": jc_topic_prefix,
             "JC_BOOTSTRAP_CREDENTIALS_FILE": str(jc_credentials[0]),
             "JC_OUTBOX_POLL_SECONDS": "0.5",
+            "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
+            "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
             "JC_LOG_JSON": "true",
         }
 

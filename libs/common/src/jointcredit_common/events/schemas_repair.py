@@ -1,0 +1,71 @@
+"""Event types of the repair service (三(一) credit-repair green channel), on ``<prefix>.repairs``.
+
+Keyed by the subject key like every event, so one subject's repair events stay in order with its ratings.
+Citizens appear only by keyed hash (``subject_key``) and masked text (``display_id``), never in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import List, Literal  # noqa: UP035 - match events/schemas.py
+
+from jointcredit_common.events.schemas import EventData, SubjectType
+
+RepairChannel = Literal["green", "standard"]
+RepairStage = Literal["initial", "re_review", "final"]
+
+
+class RepairAccepted(EventData):
+    event_type = "repair.accepted.v1"
+    topic = "repairs"
+    summary = "A credit-repair application was accepted; the SLA clock runs until due_at (repair)."
+
+    application_id: str
+    subject_key: str
+    subject_type: SubjectType
+    display_id: str  # USCC, or the masked resident ID number
+    department: str  # the member department (or admin) that filed it on the subject's behalf
+    record_ids: List[str]
+    channel: RepairChannel
+    working_days: int
+    accepted_at: datetime
+    due_at: datetime
+
+
+class RepairDecided(EventData):
+    event_type = "repair.decided.v1"
+    topic = "repairs"
+    summary = (
+        "A credit-repair application was decided. approved: rating ends every named record as repaired (stop "
+        "publicity, stop sharing, lift measures); rejected: the applicant's department is told the reason (repair)."
+    )
+
+    application_id: str
+    subject_key: str
+    subject_type: SubjectType
+    department: str
+    record_ids: List[str]
+    decision: Literal["approved", "rejected"]
+    reason: str
+    stage: RepairStage  # the stage that ended it (final for approvals)
+    decided_by: str  # reviewer principal of that stage
+    channel: RepairChannel
+    accepted_at: datetime
+    due_at: datetime
+    decided_at: datetime
+    within_sla: bool
+
+
+class RepairSlaBreached(EventData):
+    event_type = "repair.sla_breached.v1"
+    topic = "repairs"
+    summary = "A credit-repair application was still undecided at its due time (fires once per application) (repair)."
+
+    application_id: str
+    subject_key: str
+    department: str
+    channel: RepairChannel
+    pending_stage: RepairStage
+    accepted_at: datetime
+    due_at: datetime
+    breached_at: datetime
