@@ -41,8 +41,10 @@ async def test_resumption_violation_without_penalty_reaches_the_agencies_as_key_
         "description": "未严格履行复工复产规定",
         "evidence": {"kind": "none"},
     }
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     with httpx.Client(base_url=stack.url("ingest"), timeout=10) as client:
-        response = client.post("/v1/reports", json=report, headers={"Authorization": f"Bearer {token}"})
+        response = client.post("/v1/reports", json=report, headers={
+            "Authorization": f"Bearer {token}", "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
         assert response.status_code == 202, response.text
         accepted = response.json()
         assert accepted["status"] == "received"
@@ -62,3 +64,5 @@ async def test_resumption_violation_without_penalty_reaches_the_agencies_as_key_
         assert {e.data["measure"] for e in issued} == wanted
         assert all(e.key == f"enterprise:{enterprise}" and e.data["list"] == "key_warning" for e in issued)
         assert all(e.data["basis"]["document"] == "大信办字〔2020〕4号" for e in issued)
+        # The W3C trace started by the department's HTTP request reaches the agency's event, two hops later.
+        assert all(e.traceparent and e.traceparent.split("-")[1] == trace_id for e in issued)
