@@ -488,3 +488,10 @@ def test_scrub_processor_works_in_a_structlog_chain() -> None:
         "event": "身份证号2101**********1233校验失败",
         "subject": {"id": "1101**********002X"},
     }
+
+
+def test_test_factories_make_identifiers_that_pass_validation():
+    from jointcredit_common.testing.factories import resident_id, uscc
+
+    assert all(normalize_resident_id(resident_id(n)) == resident_id(n) for n in range(200))
+    assert all(normalize_uscc(uscc(n)) == uscc(n) for n in range(200))
