@@ -224,3 +224,8 @@ class DeadLettered(EventData):
     original_type: str | None = None
     error: str
     attempts: int
+
+
+# Each service's own event types live beside this module; importing them here registers them in EVENT_TYPES
+# (at the end, because they subclass EventData).
+from jointcredit_common.events import schemas_ingest, schemas_rating, schemas_repair, schemas_sanctions  # noqa: E402, F401

@@ -47,3 +47,40 @@ class ObjectionDecided(EventData):
     record_state: str
     decided_by: str
     decided_at: datetime
+
+
+class RecordIncentivesSuspended(EventData):
+    """守信激励、失信惩戒: a red-list subject became dishonest; its incentives pause until the dishonest record ends
+    (red list exit conditions: "有效期内产生失信记录的，暂停全部激励措施直至信用修复完成"). Sanctions: lift
+    ``measures`` of ``record_id`` (the red record stays listed)."""
+
+    event_type = "record.incentives_suspended.v1"
+    topic = "ratings"
+    summary = "A red-list record's incentives are suspended while the subject has a live dishonest record (rating)."
+
+    record_id: str
+    report_id: str
+    subject_key: str
+    list: ListName
+    measures: list[str]
+    because_record_id: str
+    reason_zh: str
+    at: datetime
+
+
+class RecordIncentivesResumed(EventData):
+    """The subject's last live dishonest record ended (repaired, withdrawn or expired): the red record's
+    withheld incentives apply again. Sanctions: issue ``measures`` of ``record_id``."""
+
+    event_type = "record.incentives_resumed.v1"
+    topic = "ratings"
+    summary = "A red-list record's withheld incentives apply again: the subject has no live dishonest record (rating)."
+
+    record_id: str
+    report_id: str
+    subject_key: str
+    list: ListName
+    measures: list[str]
+    because_record_id: str
+    reason_zh: str
+    at: datetime
