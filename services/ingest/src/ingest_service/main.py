@@ -7,7 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from ingest_service.audit.views import router as audit_router
+from ingest_service.commitments.views import router as commitments_router
+from ingest_service.departments.service import seed_demo_departments
+from ingest_service.departments.views import router as departments_router
+from ingest_service.departments.views import self_router as my_department_router
 from ingest_service.events.handlers import handlers
+from ingest_service.reports.service import purge_expired_idempotency_keys
 from ingest_service.reports.views import router as reports_router
 from ingest_service.settings import IngestSettings
 
@@ -18,11 +24,24 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings,
             title="jointcredit ingest",
-            description="Member departments report incidents about enterprises and citizens (大信办字〔2020〕4号).",
+            description=(
+                "Member departments report incidents about enterprises and citizens and file enterprises' commitments "
+                "(大信办字〔2020〕4号). Limits: a request body is at most max_body_bytes (1 MiB; 413 beyond), a batch at "
+                "most max_batch_body_bytes (32 MiB) and max_batch_items (10,000) items. Idempotency-Key records are "
+                "kept idempotency_ttl_hours (24 h)."
+            ),
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
-            routers=[reports_router],
+            routers=[reports_router, commitments_router, my_department_router, departments_router, audit_router],
             consumers=[ConsumerSpec(name="ingest-status", topics=["ratings"], handlers=handlers)],
-            topics=["reports"],
+            topics=["reports", "commitments"],
+            on_startup=[seed_demo_departments],
+            background=[purge_expired_idempotency_keys],
+            openapi_tags=[
+                {"name": "reports", "description": "Incident reports (single, batch), status, withdrawal"},
+                {"name": "commitments", "description": "承诺书: filing (departments) and public listing"},
+                {"name": "departments", "description": "Admin: member departments, their behaviour codes and tokens"},
+                {"name": "audit", "description": "Admin: audit-trail export"},
+            ],
         )
     )

@@ -12,4 +12,7 @@ class IngestSettings(ServiceSettings):
 
     # Idempotency-Key records are kept this long; a retry after that is a new report.
     idempotency_ttl_hours: float = 24.0
+    idempotency_purge_interval_seconds: float = 600.0
+    # POST /v1/reports:batch: at most this many items (JSON array or NDJSON lines); one transaction per chunk.
     max_batch_items: int = 10_000
+    batch_chunk_size: int = 500

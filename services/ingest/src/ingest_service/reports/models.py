@@ -1,6 +1,6 @@
 """Tables of the ingest service (the migration is the schema's source; these mirror it for queries)."""
 
-from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, MetaData, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
@@ -41,4 +41,34 @@ idempotency_keys = Table(
     Column("response", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- 0002 ------------------------------------------------------------------------------------------------
+
+departments = Table(
+    "departments",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("name_zh", Text, nullable=False),
+    Column("behaviors", JSONB, nullable=False),  # catalog behaviour codes this department may report, or ["*"]
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+commitments = Table(
+    "commitments",
+    metadata,
+    Column("seq", BigInteger, nullable=False),  # identity, keyset order
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("department", Text, nullable=False),
+    Column("enterprise_id", Text, nullable=False),
+    Column("enterprise_name", Text, nullable=False),
+    Column("signatory_encrypted", Text, nullable=False),
+    Column("signatory_masked", Text, nullable=False),
+    Column("signed_on", Date, nullable=False),
+    Column("text", Text),
+    Column("document_sha256", Text),
+    Column("content_sha256", Text, nullable=False),
+    Column("filed_at", DateTime(timezone=True)),
 )

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,7 @@ from jointcredit_common.auth import Principal
 from jointcredit_common.catalog import Catalog, UnknownCodeError
 from jointcredit_common.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from jointcredit_common.events.outbox import Outbox
-from jointcredit_common.events.schemas import Evidence, Exemption, ReportReceived, SubjectRef
+from jointcredit_common.events.schemas import Evidence, Exemption, ReportReceived, ReportWithdrawn, SubjectRef
 from jointcredit_common.pii import InvalidIdentifier, PiiCipher, PiiHasher, mask_name, mask_resident_id, normalize_subject_id
 from ingest_service.reports.models import idempotency_keys, reports
 from ingest_service.reports.schemas import ReportIn, ReportOut, SubjectOut
@@ -66,10 +66,13 @@ def subject_key(subject_type: str, subject_id: str, hasher: PiiHasher) -> str:
     return f"enterprise:{subject_id}" if subject_type == "enterprise" else f"citizen:{hasher.keyed_hash(subject_id)}"
 
 
-def report_row(report_in: ReportIn, subject_id: str, *, principal: Principal, cipher: PiiCipher, hasher: PiiHasher) -> dict[str, Any]:
+def report_row(
+    report_in: ReportIn, subject_id: str, *, principal: Principal, cipher: PiiCipher, hasher: PiiHasher,
+    report_id: uuid.UUID | None = None, received_at: datetime | None = None,
+) -> dict[str, Any]:
     citizen = report_in.subject.type == "citizen"
     return {
-        "id": uuid.uuid4(),
+        "id": report_id or uuid.uuid4(),
         "department": principal.principal,
         "subject_type": report_in.subject.type,
         "subject_key": subject_key(report_in.subject.type, subject_id, hasher),
@@ -83,7 +86,7 @@ def report_row(report_in: ReportIn, subject_id: str, *, principal: Principal, ci
         "evidence": report_in.evidence.model_dump(mode="json"),
         "exemption": report_in.exemption.model_dump(mode="json") if report_in.exemption else None,
         "status": "received",
-        "received_at": datetime.now(UTC),
+        "received_at": received_at or datetime.now(UTC),
     }
 
 
@@ -197,13 +200,16 @@ async def list_reports(
 # --- Idempotency-Key -----------------------------------------------------------------------------------
 
 
-def request_fingerprint(body: bytes) -> str:
-    """Same key + same body → the original response. Bodies compare by their JSON value, not their bytes."""
+def request_fingerprint(body: bytes, *, path: str = "") -> str:
+    """Same key + same body → the original response. Bodies compare by their JSON value, not their bytes.
+
+    The path is part of the fingerprint: one key reused on another endpoint is a different request (409).
+    """
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
     except orjson.JSONDecodeError:
         canonical = body
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(path.encode() + b"\n" + canonical).hexdigest()
 
 
 async def replay_idempotent(session: AsyncSession, *, department: str, key: str, fingerprint: str) -> tuple[int, Any] | None:
@@ -244,10 +250,64 @@ async def remember_idempotent(
 
 
 async def apply_classification(session: AsyncSession, data: dict[str, Any]) -> None:
-    """report.classified.v1 → the report's visible status (a withdrawn report stays withdrawn)."""
+    """report.classified.v1 → the report's visible status and outcome.
+
+    A report withdrawn before its classification arrived stays ``withdrawn`` but still records the outcome it had,
+    so the history is complete. Only the first classification counts (safe if delivered twice).
+    """
     await session.execute(
         update(reports)
-        .where(reports.c.id == uuid.UUID(data["report_id"]), reports.c.status == "received")
-        .values(status="classified", outcome=data["outcome"], clause_codes=data["clause_codes"],
+        .where(reports.c.id == uuid.UUID(data["report_id"]), reports.c.classified_at.is_(None))
+        .values(status=case((reports.c.status == "received", "classified"), else_=reports.c.status),
+                outcome=data["outcome"], clause_codes=data["clause_codes"],
                 reason_zh=data["reason_zh"], classified_at=datetime.fromisoformat(data["classified_at"]))
     )
+
+
+# --- withdrawal ----------------------------------------------------------------------------------------
+
+
+async def withdraw_report(
+    session: AsyncSession, report_id: str, *, principal: Principal, reason: str, outbox: Outbox
+) -> Any:
+    """The owning department withdraws its report (e.g. the penalty was revoked on appeal); downstream undoes it."""
+    try:
+        rid = uuid.UUID(report_id)
+    except ValueError as exc:
+        raise NotFound(f"no report {report_id}", field="path.report_id") from exc
+    row = (await session.execute(select(reports).where(reports.c.id == rid).with_for_update())).mappings().first()
+    if row is None or row["department"] != principal.principal:
+        raise NotFound(f"no report {report_id}", field="path.report_id")
+    if row["status"] == "withdrawn":
+        raise Conflict(f"report {report_id} was already withdrawn at {row['withdrawn_at'].isoformat()}", field="path.report_id")
+    withdrawn_at = datetime.now(UTC)
+    updated = (
+        await session.execute(
+            update(reports).where(reports.c.id == rid)
+            .values(status="withdrawn", withdrawn_at=withdrawn_at, withdraw_reason=reason)
+            .returning(*reports.c)
+        )
+    ).mappings().one()
+    await outbox.add(
+        session,
+        ReportWithdrawn(report_id=str(rid), department=row["department"], subject_key=row["subject_key"], reason=reason,
+                        withdrawn_at=withdrawn_at),
+        key=row["subject_key"],
+    )
+    return updated
+
+
+# --- housekeeping --------------------------------------------------------------------------------------
+
+
+async def purge_expired_idempotency_keys(runtime: Any, stop: Any) -> None:
+    """Background task: expired Idempotency-Key records are deleted (they are already ignored once expired)."""
+    import asyncio
+    import contextlib
+
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            async with runtime.sessionmaker() as session, session.begin():
+                await session.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= datetime.now(UTC)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), runtime.settings.idempotency_purge_interval_seconds)

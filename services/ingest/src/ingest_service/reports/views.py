@@ -8,13 +8,22 @@ from fastapi.responses import JSONResponse
 
 from jointcredit_common.auth import Principal, record_audit, require_role
 from jointcredit_common.catalog import load_catalog
+from jointcredit_common.errors import UnsupportedMediaType
 from jointcredit_common.service import ServiceRuntime
+from ingest_service.departments.service import ReportingDepartment
+from ingest_service.http import JsonWriteRoute, is_json_media
+from ingest_service.reports import batch as batches
 from ingest_service.reports import service
-from ingest_service.reports.schemas import ReportIn, ReportOut, ReportPage
+from ingest_service.reports.schemas import BatchResult, ReportIn, ReportOut, ReportPage, WithdrawIn
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
-DepartmentPrincipal = Annotated[Principal, require_role("department")]
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=JsonWriteRoute)
 ReaderPrincipal = Annotated[Principal, require_role("department", "admin")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="Retry safely: the same key with the same body returns the original response for "
+                       "idempotency_ttl_hours (default 24 h); the same key with another body is 409."),
+]
 
 
 class _KeyTaken(Exception):
@@ -29,24 +38,23 @@ def _runtime(request: Request) -> ServiceRuntime:
              responses={202: {"description": "Accepted; classification follows asynchronously"}})
 async def post_report(
     request: Request,
+    principal: ReportingDepartment,
     report_in: ReportIn,
-    principal: DepartmentPrincipal,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    if principal.role != "department":
-        from jointcredit_common.errors import Forbidden
-
-        raise Forbidden("only member departments report incidents")
     runtime = _runtime(request)
     catalog = load_catalog()
-    fingerprint = service.request_fingerprint(await request.body()) if idempotency_key else ""
+    fingerprint = service.request_fingerprint(await request.body(), path=request.url.path) if idempotency_key else ""
     for _ in range(2):
         try:
             async with runtime.sessionmaker() as session, session.begin():
                 if idempotency_key:
                     replayed = await service.replay_idempotent(session, department=principal.principal, key=idempotency_key, fingerprint=fingerprint)
                     if replayed is not None:
-                        return JSONResponse(replayed[1], status_code=replayed[0], headers={"Idempotent-Replayed": "true"})
+                        headers = {"Idempotent-Replayed": "true"}
+                        if isinstance(replayed[1], dict) and "links" in replayed[1]:
+                            headers["Location"] = replayed[1]["links"]["self"]
+                        return JSONResponse(replayed[1], status_code=replayed[0], headers=headers)
                 subject_id = service.validate_report(report_in, principal=principal, catalog=catalog, today=service.today_in_china())
                 row = await service.create_report(
                     session, report_in=report_in, subject_id=subject_id, principal=principal,
@@ -72,6 +80,50 @@ async def post_report(
         except _KeyTaken:
             continue  # the transaction rolled back; the next pass replays the winner's response
     raise RuntimeError("idempotency key race did not settle")
+
+
+@router.post(
+    ":batch", response_model=BatchResult, summary="Report many incidents at once (JSON array or NDJSON), per-item results",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ReportIn"}}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "one report (JSON object) per line"}},
+    }}},
+)
+async def post_batch(request: Request, principal: ReportingDepartment, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    runtime = _runtime(request)
+    settings = runtime.settings
+    media = batches.media_type(request)
+    if media not in batches.NDJSON_TYPES and not is_json_media(media):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json (an array) or application/x-ndjson, not {media or 'missing'}",
+            field="header.Content-Type",
+        )
+    body = await request.body()
+    items = batches.parse_batch(body, media, max_items=settings.max_batch_items)
+    fingerprint = service.request_fingerprint(body, path=request.url.path)
+    if idempotency_key:
+        replayed = await batches.reserve_key(runtime, department=principal.principal, key=idempotency_key, fingerprint=fingerprint)
+        if replayed is not None:
+            return JSONResponse(replayed[1], status_code=replayed[0], headers={"Idempotent-Replayed": "true"})
+    result = await batches.store_batch(
+        runtime, request, principal=principal, items=items, catalog=load_catalog(), today=service.today_in_china(),
+        key=idempotency_key, fingerprint=fingerprint,
+    )
+    if idempotency_key:
+        await batches.finish_key(runtime, department=principal.principal, key=idempotency_key, status_code=200, response=result)
+    return JSONResponse(result, status_code=200)
+
+
+@router.post("/{report_id}/withdraw", response_model=ReportOut,
+             summary="Withdraw a report (e.g. the penalty was revoked on appeal); everything built on it is undone")
+async def withdraw_report(request: Request, report_id: str, body: WithdrawIn, principal: ReportingDepartment) -> ReportOut:
+    runtime = _runtime(request)
+    async with runtime.sessionmaker() as session, session.begin():
+        row = await service.withdraw_report(session, report_id, principal=principal, reason=body.reason, outbox=runtime.outbox)
+        await record_audit(session, principal=principal, action="report.withdraw", target_type="report",
+                           target_id=str(row["id"]), detail={"reason": body.reason, "subject_key": row["subject_key"]},
+                           request=request)
+    return service.to_out(row, viewer=principal, cipher=runtime.cipher)
 
 
 @router.get("/{report_id}", response_model=ReportOut, summary="A report's status and, once classified, its outcome")
