@@ -6,11 +6,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+import jointcredit_common.events.schemas_rating  # noqa: F401 - registers rating's own event types
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
 from rating_service.events.handlers import handlers
+from rating_service.lists.views import router as lists_router
+from rating_service.objections.views import router as objections_router
+from rating_service.records.expiry import expire_records_loop
 from rating_service.records.views import catalog_router
 from rating_service.records.views import router as subjects_router
+from rating_service.reports.views import router as reports_router
 from rating_service.settings import RatingSettings
 
 
@@ -24,8 +29,9 @@ def create_app(settings: RatingSettings | None = None) -> FastAPI:
             description="The Dalian notice as a catalog; classification, credit records, lists and credit reports.",
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
-            routers=[catalog_router, subjects_router],
+            routers=[catalog_router, subjects_router, reports_router, lists_router, objections_router],
             consumers=[ConsumerSpec(name="rating-classifier", topics=["reports", "repairs"], handlers=handlers)],
             topics=["ratings"],
+            background=[expire_records_loop],
         )
     )

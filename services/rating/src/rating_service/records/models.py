@@ -27,4 +27,21 @@ credit_records = Table(
     Column("evidence", JSONB), Column("measures", JSONB), Column("suppressed_measures", JSONB), Column("reason_zh", Text),
     Column("notice", JSONB), Column("catalog", Text), Column("created_at", DateTime(timezone=True)),
     Column("ended_at", DateTime(timezone=True)), Column("end_reason", Text),
+    Column("occurred_on", Date),  # 0002
+)
+
+# 0002: objections (异议) against a credit record; one pending objection per record at most.
+objections = Table(
+    "objections", metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True), Column("record_id", UUID(as_uuid=True)),
+    Column("subject_key", Text), Column("filed_by_role", Text), Column("filed_by", Text), Column("grounds", Text),
+    Column("materials", JSONB), Column("state", Text), Column("filed_at", DateTime(timezone=True)), Column("due_on", Date),
+    Column("decided_at", DateTime(timezone=True)), Column("decided_by", Text), Column("decision_reason", Text),
+)
+
+# 0002: every credit report handed out, by verification id (报告验证码), so a copy can be checked later.
+credit_reports = Table(
+    "credit_reports", metadata,
+    Column("verification_id", Text, primary_key=True), Column("subject_key", Text), Column("format", Text),
+    Column("generated_at", DateTime(timezone=True)), Column("content_sha256", Text), Column("summary", JSONB),
 )

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from jointcredit_common.auth import Principal, record_audit
 from jointcredit_common.catalog import Catalog
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import (
@@ -22,10 +23,20 @@ from jointcredit_common.events.schemas import (
     ReportReceived,
     SubjectListed,
 )
+from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, RecordIncentivesSuspended
 from rating_service.classification import EvidenceFacts, ExemptionFacts, ReportFacts, classify
-from rating_service.records.models import classifications, credit_records, subjects
+from rating_service.records.models import classifications, credit_records, objections, subjects
 
 LIVE_STATES = ("active", "disputed")
+EXPIRED_BEFORE_LISTING_ZH = "报送时公示期已届满，仅作历史记录保存，不予公示、不实施相关措施"
+_STATE_ZH = {"withdrawn": "撤销", "repaired": "修复", "expired": "届满移出"}
+# Actors of the writes no person makes (audit trail, DESIGN §4).
+CLASSIFIER_ACTOR = Principal(role="service", principal="rating.classifier")
+EXPIRY_ACTOR = Principal(role="service", principal="rating.expiry")
+REPAIR_ACTOR = Principal(role="service", principal="rating.repair-events")
+RESUMED_ZH = "该主体已无尚未结束的失信记录，恢复实施信用激励措施"
+REPAIRED_ZH = "信用修复申请经初审、复核、终审批准，停止公示、停止共享并解除相关措施"
+EXPIRED_ZH = "公示期届满，自动移出名单，停止公示、停止共享并解除相关措施"
 
 
 def today_in_china() -> date:
@@ -82,18 +93,26 @@ async def classify_report(
     )
     if inserted.first() is None:  # already classified (a second delivery past the inbox): change nothing
         return {"outcome": decision.outcome, "duplicate": True}
+    ended_before_listing = False
     if decision.list:
         notice = decision.notice.model_dump(mode="json") if decision.notice else None
         evidence = decision.evidence_used.model_dump(mode="json") if decision.evidence_used else None
+        # A record whose publicity period already ended when it reached us (e.g. a 2020 penalty reported
+        # years later) is kept as history but never published: no listing, no measures to issue and lift.
+        ended_before_listing = decision.publicity_ends_on is not None and decision.publicity_ends_on < as_of
         await session.execute(
             insert(credit_records).values(
                 id=record_id, report_id=uuid.UUID(report.report_id), subject_key=subject.key, department=report.department,
                 list=decision.list, behavior=report.behavior, clause_codes=decision.clause_codes, tier=decision.tier,
-                state="active", publicity_starts_on=decision.publicity_starts_on, publicity_ends_on=decision.publicity_ends_on,
+                state="expired" if ended_before_listing else "active",
+                publicity_starts_on=decision.publicity_starts_on, publicity_ends_on=decision.publicity_ends_on,
                 evidence=evidence, measures=decision.measures, suppressed_measures=decision.suppressed_measures,
-                reason_zh=decision.reason_zh, notice=notice, catalog=decision.catalog,
+                reason_zh=decision.reason_zh, notice=notice, catalog=decision.catalog, occurred_on=report.occurred_on,
+                ended_at=now if ended_before_listing else None,
+                end_reason=EXPIRED_BEFORE_LISTING_ZH if ended_before_listing else None,
             )
         )
+    if decision.list and not ended_before_listing:
         await outbox.add(
             session,
             SubjectListed(
@@ -106,6 +125,10 @@ async def classify_report(
             ),
             key=subject.key,
         )
+    # After the listing is announced: the subject's red records pause their incentives (守信激励、失信惩戒).
+    if decision.list == "dishonest" and not ended_before_listing:
+        await suspend_incentives(session, subject_key=subject.key, subject_type=subject.type, because=record_id,
+                                 catalog=catalog, outbox=outbox)
     await outbox.add(
         session,
         ReportClassified(
@@ -115,6 +138,12 @@ async def classify_report(
         ),
         key=subject.key,
     )
+    await record_audit(session, principal=CLASSIFIER_ACTOR, action="report.classify", target_type="report",
+                       target_id=report.report_id,
+                       detail={"outcome": decision.outcome, "clause_codes": decision.clause_codes, "list": decision.list,
+                               "record_id": str(record_id) if record_id else None, "department": report.department,
+                               "evidence": decision.evidence_used.model_dump(mode="json") if decision.evidence_used else None,
+                               "catalog": decision.catalog})
     return {"outcome": decision.outcome, "record_id": record_id}
 
 
@@ -133,13 +162,157 @@ async def end_record(session: AsyncSession, *, record_id: uuid.UUID, state: str,
     ).mappings().first()
     if row is None:
         return False
+    # An objection still pending on a record that ended otherwise has nothing left to decide.
+    await session.execute(
+        update(objections)
+        .where(objections.c.record_id == record_id, objections.c.state == "pending")
+        .values(state="moot", decided_at=row["ended_at"], decided_by="system",
+                decision_reason=f"记录已{_STATE_ZH.get(state, state)}，异议无需处理")
+    )
     await outbox.add(
         session,
         _ENDINGS[state](record_id=str(row["id"]), report_id=str(row["report_id"]), subject_key=row["subject_key"],
                         list=row["list"], reason=reason, ended_at=row["ended_at"]),
         key=row["subject_key"],
     )
+    # The subject's last live dishonest record ended: its red records' incentives apply again.
+    if row["list"] == "dishonest":
+        await _lock_subject(session, row["subject_key"])
+        if not await has_active_dishonest_record(session, row["subject_key"]):
+            await resume_incentives(session, subject_key=row["subject_key"], because=row["id"], outbox=outbox)
     return True
+
+
+async def _lock_subject(session: AsyncSession, subject_key: str) -> None:
+    """Serialise a subject's dishonest-record transitions, so that "is any dishonest record still live?" is
+    answered after the other transaction's change commits (suspend/resume never miss each other)."""
+    await session.execute(select(subjects.c.key).where(subjects.c.key == subject_key).with_for_update())
+
+
+async def _live_red_records(session: AsyncSession, subject_key: str) -> list[Any]:
+    return list((await session.execute(
+        select(credit_records)
+        .where(credit_records.c.subject_key == subject_key, credit_records.c.list == "red",
+               credit_records.c.state.in_(LIVE_STATES))
+        .order_by(credit_records.c.created_at, credit_records.c.id)
+        .with_for_update()
+    )).mappings().all())
+
+
+async def suspend_incentives(
+    session: AsyncSession, *, subject_key: str, subject_type: str, because: uuid.UUID, catalog: Catalog, outbox: Outbox
+) -> int:
+    """守信激励、失信惩戒: a subject on the red list that becomes dishonest loses its incentives until the dishonest
+    record ends (red list exit conditions in the catalog). The red record stays; its incentives move to
+    ``suppressed_measures`` and sanctions is told to lift them."""
+    suspended = 0
+    await _lock_subject(session, subject_key)
+    for red in await _live_red_records(session, subject_key):
+        pause = [m for m in red["measures"] if catalog.measure(m).suppressed_while_dishonest]
+        if not pause:
+            continue
+        keep = [m for m in red["measures"] if m not in pause]
+        await session.execute(update(credit_records).where(credit_records.c.id == red["id"])
+                              .values(measures=keep, suppressed_measures=list(red["suppressed_measures"]) + pause))
+        reason = catalog.templates_zh.suppressed.format_map(
+            {"subject": catalog.templates_zh.subject[subject_type], "measures": "、".join(pause)})
+        await outbox.add(session, RecordIncentivesSuspended(
+            record_id=str(red["id"]), report_id=str(red["report_id"]), subject_key=subject_key, list="red", measures=pause,
+            because_record_id=str(because), reason_zh=reason, at=datetime.now(UTC)), key=subject_key)
+        suspended += 1
+    return suspended
+
+
+async def resume_incentives(session: AsyncSession, *, subject_key: str, because: uuid.UUID, outbox: Outbox) -> int:
+    """The subject's last live dishonest record ended: withheld incentives of its live red records apply again
+    (also those withheld since listing: "待信用修复后恢复")."""
+    resumed = 0
+    for red in await _live_red_records(session, subject_key):
+        withheld = list(red["suppressed_measures"])
+        if not withheld:
+            continue
+        await session.execute(update(credit_records).where(credit_records.c.id == red["id"])
+                              .values(measures=list(red["measures"]) + withheld, suppressed_measures=[]))
+        await outbox.add(session, RecordIncentivesResumed(
+            record_id=str(red["id"]), report_id=str(red["report_id"]), subject_key=subject_key, list="red",
+            measures=withheld, because_record_id=str(because), reason_zh=RESUMED_ZH, at=datetime.now(UTC)), key=subject_key)
+        resumed += 1
+    return resumed
+
+
+async def expire_due_records(
+    sessionmaker: async_sessionmaker[AsyncSession], *, outbox: Outbox, today: date, batch_size: int = 200
+) -> int:
+    """End every live record whose publicity ended before ``today``, in batches, one transaction each.
+
+    ``FOR UPDATE SKIP LOCKED``: several replicas may run this at once; each claims different rows and a
+    row is expired (and ``record.expired.v1`` emitted) exactly once, because ``end_record`` only moves live rows.
+    """
+    total = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            due = (
+                await session.execute(
+                    select(credit_records.c.id)
+                    .where(credit_records.c.state.in_(LIVE_STATES), credit_records.c.publicity_ends_on < today)
+                    .order_by(credit_records.c.publicity_ends_on, credit_records.c.id)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).scalars().all()
+            for record_id in due:
+                if await end_record(session, record_id=record_id, state="expired", reason=EXPIRED_ZH, outbox=outbox):
+                    await record_audit(session, principal=EXPIRY_ACTOR, action="record.expire", target_type="credit_record",
+                                       target_id=str(record_id), detail={"today": today.isoformat(), "reason": EXPIRED_ZH})
+                    total += 1
+        if len(due) < batch_size:
+            return total
+
+
+def repair_record_ids(data: dict[str, Any]) -> list[uuid.UUID]:
+    """Record ids an approved repair decision names (``record_ids`` or ``record_id``), ignoring malformed ones."""
+    raw: list[Any] = []
+    if isinstance(data.get("record_ids"), list):
+        raw.extend(data["record_ids"])
+    if data.get("record_id") is not None:
+        raw.append(data["record_id"])
+    ids: list[uuid.UUID] = []
+    for value in raw:
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return list(dict.fromkeys(ids))
+
+
+def repair_approved(data: dict[str, Any]) -> bool:
+    decision = str(data.get("decision") or data.get("status") or data.get("outcome") or "").strip().lower()
+    return decision in {"approved", "approve"}
+
+
+async def apply_repair_decision(session: AsyncSession, data: dict[str, Any], *, outbox: Outbox) -> int:
+    """三(一) green channel: an approved repair ends each named live record as ``repaired`` (publicity stops,
+    sharing stops, sanctions lifts the measures). Anything else (rejected, unknown ids, records already ended)
+    changes nothing, so a redelivery or a decision about another service's ids is harmless."""
+    if not repair_approved(data):
+        return 0
+    reason = str(data.get("reason") or "").strip() or REPAIRED_ZH
+    ended = 0
+    subject_key = data.get("subject_key")
+    for record_id in repair_record_ids(data):
+        if isinstance(subject_key, str) and subject_key:
+            owner = await session.scalar(select(credit_records.c.subject_key).where(credit_records.c.id == record_id))
+            if owner is not None and owner != subject_key:
+                continue  # a repair of one subject never ends another subject's record
+        if await end_record(session, record_id=record_id, state="repaired", reason=reason, outbox=outbox):
+            await record_audit(session, principal=REPAIR_ACTOR, action="record.repair", target_type="credit_record",
+                               target_id=str(record_id), detail={"reason": reason, "repair": _repair_ref(data)})
+            ended += 1
+    return ended
+
+
+def _repair_ref(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(data[k]) for k in ("repair_id", "application_id", "id") if data.get(k) is not None}
 
 
 async def withdraw_report(session: AsyncSession, *, report_id: str, reason: str, outbox: Outbox) -> bool:

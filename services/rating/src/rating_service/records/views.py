@@ -1,17 +1,20 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from jointcredit_common.catalog import load_catalog
-from jointcredit_common.errors import NotFound, ValidationFailed
+from jointcredit_common.auth import Principal
+from jointcredit_common.errors import NotFound, Unauthorized, ValidationFailed
 from jointcredit_common.pii import InvalidIdentifier, normalize_subject_id
 from jointcredit_common.service import ServiceRuntime
 from rating_service.records.models import classifications, credit_records, subjects
 
 router = APIRouter(tags=["subjects"])
+PUBLIC = Principal(role="public", principal="anonymous")
 catalog_router = APIRouter(tags=["catalog"])
 
 
@@ -28,10 +31,31 @@ def _subject_key(runtime: ServiceRuntime, subject_type: str, subject_id: str) ->
     return f"enterprise:{normalized}" if subject_type == "enterprise" else f"citizen:{runtime.hasher.keyed_hash(normalized)}"
 
 
+_optional_bearer = HTTPBearer(auto_error=False)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_optional_bearer)]
+
+
+async def requester(request: Request, subject_type: str, creds: HTTPAuthorizationCredentials | None) -> Principal:
+    """Enterprise credit information is public; a citizen's needs a credential (any role) until the platform
+    can verify a citizen's own identity. Masked either way (DESIGN §4)."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    if creds is not None and creds.credentials:
+        principal = await runtime.tokens.lookup(creds.credentials)
+        if principal is None:
+            raise Unauthorized("the bearer token is unknown, expired or revoked", field="header.Authorization")
+        return principal
+    if subject_type == "citizen":
+        raise Unauthorized("a citizen's credit information needs a credential", field="header.Authorization")
+    return PUBLIC
+
+
 @router.get("/v1/subjects/{subject_type}/{subject_id}", summary="A subject's records, lists and publicity dates")
-async def get_subject(request: Request, subject_type: Literal["enterprise", "citizen"], subject_id: str) -> dict[str, Any]:
+async def get_subject(
+    request: Request, subject_type: Literal["enterprise", "citizen"], subject_id: str, creds: Bearer
+) -> dict[str, Any]:
     runtime: ServiceRuntime = request.app.state.runtime
     key = _subject_key(runtime, subject_type, subject_id)
+    await requester(request, subject_type, creds)
     async with runtime.sessionmaker() as session:
         subject = (await session.execute(select(subjects).where(subjects.c.key == key))).mappings().first()
         if subject is None:

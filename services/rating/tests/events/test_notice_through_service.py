@@ -1,0 +1,436 @@
+"""大信办字〔2020〕4号, case by case, through the REAL rating service: report.received.v1 on the broker →
+the consumer → the classifier → the database → report.classified.v1 / subject.listed.v1 on the broker,
+the subject API and the public lists.
+
+Every case id starts with the clause of the notice it comes from. Expected values are written from the
+notice's text (一, 二(一)–(五), 三(三), the validity paragraph) and, where it is silent, from the catalog's
+documented choices (severity tiers and periods, measures per subject type).
+
+All cases run in ONE app run (one consumer-group join): a module-scoped fixture publishes every report,
+waits for every decision, collects what the service stored, served and emitted, then each case is a test.
+Dates are relative to today (Asia/Shanghai) so that records are inside their publicity period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import tempfile
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from jointcredit_common.catalog import load_catalog
+from jointcredit_common.devstack import database_url, drop_databases
+from jointcredit_common.devstack.credentials import ensure_dev_credentials
+from jointcredit_common.testing.factories import uscc
+from jointcredit_common.testing.kafka import read_topic
+
+TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
+EMERGENCY_ENDS = TODAY - timedelta(days=30)  # the configured end of the emergency response (setting)
+OCCURRED = TODAY - timedelta(days=90)
+PENALTY_ON = TODAY - timedelta(days=40)
+JUDGMENT_ON = TODAY - timedelta(days=35)
+
+PENALTY = {"kind": "administrative_penalty", "document_no": "大市监罚〔2020〕101号", "authority": "大连市市场监督管理局",
+           "decided_on": PENALTY_ON.isoformat()}
+JUDGMENT = {"kind": "judicial_judgment", "document_no": "（2020）辽0202刑初88号", "authority": "大连市中山区人民法院",
+            "decided_on": JUDGMENT_ON.isoformat()}
+POLICE = {"kind": "administrative_penalty", "document_no": "大公（中）行罚决字〔2020〕33号", "authority": "大连市公安局中山分局",
+          "decided_on": PENALTY_ON.isoformat()}
+
+# 一 last paragraph: a warning (N1) and a push to the public credit platform (N2).
+WARNING = {"N1", "N2"}
+# 二(二) incentives; 三(二) financing is for enterprises (SMEs); I2/I3/I5 concern organisations, I4 persons.
+ENTERPRISE_INCENTIVES = {"I1", "I2", "I3", "I5", "I6", "I7", "F"}
+CITIZEN_INCENTIVES = {"I1", "I4", "I6", "I7"}
+# 二(五): P1 (shares, bidding, fiscal funds, tax) concerns organisations; P5 (SOE offices) persons.
+ENTERPRISE_PUNISHMENTS = {"P1", "P2", "P3", "P4", "P6"}
+CITIZEN_PUNISHMENTS = {"P2", "P3", "P4", "P5", "P6"}
+MONTHS = {"minor": 3, "general": 12, "serious": 36, "key_warning": 6, "red": 12}
+
+
+def resident_id(n: int) -> str:
+    """A valid GB 11643 number (see conftest.resident_id for why not the platform factory)."""
+    from stdnum.cn import ric
+
+    body = f"210202198503{n // 100 % 100 + 1:02d}{n % 1000:03d}"[:17]
+    return body + ric.calc_check_digit(body + "0")
+
+
+def add_months(start: date, months: int) -> date:
+    years, index = divmod(start.month - 1 + months, 12)
+    year, month = start.year + years, index + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Subject:
+    type: str
+    id: str
+    name: str
+
+
+_numbers = iter(range(1, 1000))
+
+
+def enterprise(name: str = "测试商贸") -> Subject:
+    n = next(_numbers)
+    return Subject("enterprise", uscc(700_000 + n), f"大连{name}第{n}有限公司")
+
+
+def citizen(name: str = "张三丰") -> Subject:
+    return Subject("citizen", resident_id(next(_numbers)), name)
+
+
+@dataclass
+class Case:
+    id: str
+    subject: Subject
+    behavior: str
+    outcome: str
+    clauses: list[str]
+    occurred_on: date = OCCURRED
+    evidence: dict[str, Any] | None = None
+    exemption: dict[str, Any] | None = None
+    department: str = "market_regulation"
+    list: str | None = None
+    tier: str | None = None
+    measures: set[str] = field(default_factory=set)
+    suppressed: set[str] = field(default_factory=set)
+    starts: date | None = None
+    ends: date | None = None
+    state: str | None = None  # the record's state; None: no record
+    published: bool = False  # subject.listed emitted and on the public list
+
+
+def key_warning(case_id: str, code: str, subject: Subject | None = None, **kw: Any) -> Case:
+    return Case(case_id, subject or enterprise(), code, "key_warning", [code], list="key_warning", measures=WARNING,
+                starts=TODAY, ends=add_months(TODAY, 6), state="active", published=True, **kw)
+
+
+def red(case_id: str, code: str, subject: Subject, *, suppressed_all: bool = False, **kw: Any) -> Case:
+    incentives = ENTERPRISE_INCENTIVES if subject.type == "enterprise" else CITIZEN_INCENTIVES
+    return Case(case_id, subject, code, "red", [code], list="red",
+                measures=set() if suppressed_all else incentives, suppressed=incentives if suppressed_all else set(),
+                starts=kw.pop("starts", TODAY), ends=add_months(kw.pop("starts", TODAY), 12), state="active", published=True,
+                department="health_commission", **kw)
+
+
+def dishonest(case_id: str, code: str, subject: Subject, evidence: dict[str, Any], tier: str, *,
+              clauses: list[str] | None = None, **kw: Any) -> Case:
+    decided = date.fromisoformat(evidence["decided_on"])
+    punishments = ENTERPRISE_PUNISHMENTS if subject.type == "enterprise" else CITIZEN_PUNISHMENTS
+    kw.setdefault("state", "active")
+    kw.setdefault("published", True)
+    return Case(case_id, subject, code, "dishonest", clauses or [code], evidence=evidence, list="dishonest", tier=tier,
+                measures=punishments, starts=decided, ends=add_months(decided, MONTHS[tier]),
+                department="public_security" if subject.type == "citizen" else "market_regulation", **kw)
+
+
+def undecided(case_id: str, code: str, subject: Subject, outcome: str, **kw: Any) -> Case:
+    """Outcomes that keep the report but list nothing: evidence_required, exempted, not_exempted, out_of_scope."""
+    return Case(case_id, subject, code, outcome, [code], **kw)
+
+
+def without(evidence: dict[str, Any], *fields: str) -> dict[str, Any]:
+    return {k: v for k, v in evidence.items() if k not in fields}
+
+
+# Subjects that appear in more than one case (same Kafka key → processed in this order).
+GOUGER = enterprise("哄抬物价医药")  # E7 first, then a G4 red listing: no incentives while dishonest
+ISOLATION_BREAKER = citizen("李四海")  # C2 first, then a G3 volunteer listing: no incentives
+GATHERING_HOST = enterprise("聚集场所")  # E2 first, then a W2 key warning: a warning is no incentive
+
+CASES: list[Case] = [
+    # 一.1–6 without penalty or judgment → 重点警示名单, warning, credit record.
+    key_warning("一.1-resumption-rules-not-followed-no-penalty-key-warning", "W1"),
+    key_warning("一.2-returning-staff-not-health-monitored-key-warning", "W2"),
+    key_warning("一.3-no-access-canteen-dormitory-management-key-warning", "W3"),
+    key_warning("一.4-no-disinfection-after-resumption-key-warning", "W4"),
+    key_warning("一.5-work-not-reorganised-to-avoid-gatherings-key-warning", "W5"),
+    key_warning("一.6-labour-relations-mishandled-key-warning", "W6", department="hr_social_security"),
+    key_warning("一.3-evidence-kind-none-with-stray-document-fields-still-key-warning", "W3",
+                evidence={"kind": "none", "document_no": "草稿", "authority": "某局"}),
+    # 一 + 二(三)9: "未遵守复工复产相关规定，达到行政处罚或司法判决的" → dishonest under E9 as well.
+    dishonest("一.1+二(三)9-resumption-rules-breach-with-penalty-dishonest", "W1", enterprise(), PENALTY, "general",
+              clauses=["W1", "E9"]),
+    dishonest("一.2+二(三)9-no-health-monitoring-with-judgment-dishonest", "W2", enterprise(), JUDGMENT, "general",
+              clauses=["W2", "E9"]),
+    dishonest("一.3+二(三)9-no-canteen-management-with-penalty-dishonest", "W3", enterprise(), PENALTY, "general",
+              clauses=["W3", "E9"]),
+    dishonest("一.4+二(三)9-no-disinfection-with-judgment-dishonest", "W4", enterprise(), JUDGMENT, "general",
+              clauses=["W4", "E9"]),
+    dishonest("一.5+二(三)9-gatherings-not-avoided-with-penalty-dishonest", "W5", enterprise(), PENALTY, "general",
+              clauses=["W5", "E9"]),
+    dishonest("一.6+二(三)9-labour-relations-with-judgment-dishonest", "W6", enterprise(), JUDGMENT, "general",
+              clauses=["W6", "E9"]),
+    undecided("一.1+二-penalty-claimed-without-authority-evidence-required", "W1", enterprise(), "evidence_required",
+              evidence=without(PENALTY, "authority")),
+    # 二(一)1–6 → 守信红名单 with 二(二) incentives (+ 三(二) financing for enterprises).
+    red("二(一)1-doctor-supported-hubei-red-citizen-incentives", "G1", citizen("王医生")),
+    red("二(一)1-hospital-sent-team-to-hubei-red-enterprise-incentives", "G1", enterprise("医院管理")),
+    red("二(一)2-citizen-on-dalian-front-line-red", "G2", citizen("赵一线")),
+    red("二(一)2-enterprise-on-dalian-front-line-red", "G2", enterprise("物业服务")),
+    red("二(一)3-citizen-volunteer-red", "G3", citizen("钱志愿")),
+    red("二(一)3-unit-volunteering-red", "G3", enterprise("志愿协会")),
+    red("二(一)4-switched-to-scarce-masks-red-with-xinyidai-financing", "G4", enterprise("口罩转产")),
+    red("二(一)5-citizen-donated-protective-goods-red", "G5", citizen("孙捐赠")),
+    red("二(一)5-enterprise-donated-money-red", "G5", enterprise("捐赠实业")),
+    red("二(一)6-resumed-production-notable-results-red", "G6", enterprise("重点工程")),
+    # 二(三)1–10 with an administrative-penalty decision or a judicial judgment → 失信名单.
+    dishonest("二(三)1-concealing-people-of-concern-with-penalty-dishonest-serious", "E1", enterprise(), PENALTY, "serious"),
+    dishonest("二(三)2-providing-gathering-venue-with-penalty-dishonest-general", "E2", enterprise(), PENALTY, "general"),
+    dishonest("二(三)3-wildlife-trade-with-judgment-dishonest-serious", "E3", enterprise(), JUDGMENT, "serious"),
+    dishonest("二(三)4-fake-protective-goods-with-penalty-dishonest-serious", "E4", enterprise(), PENALTY, "serious"),
+    dishonest("二(三)5-fraud-under-epidemic-pretext-with-judgment-dishonest-serious", "E5", enterprise(), JUDGMENT, "serious"),
+    dishonest("二(三)6-medical-waste-dumped-with-penalty-dishonest-serious", "E6", enterprise(), PENALTY, "serious"),
+    dishonest("二(三)7-price-gouging-masks-with-penalty-dishonest-general", "E7", enterprise(), PENALTY, "general"),
+    dishonest("二(三)8-pharmacy-ignoring-rules-with-penalty-dishonest-general", "E8", enterprise(), PENALTY, "general"),
+    dishonest("二(三)9-resumption-violation-reported-as-E9-with-penalty-dishonest", "E9", enterprise(), PENALTY, "general"),
+    dishonest("二(三)10-other-command-order-violation-with-judgment-dishonest", "E10", enterprise(), JUDGMENT, "general"),
+    # 二 intro: dishonesty rests on a penalty or judgment — without complete, consistent evidence nothing is listed.
+    undecided("二(三)3+二-wildlife-trade-without-penalty-evidence-required", "E3", enterprise(), "evidence_required"),
+    undecided("二(三)7+二-price-gouging-without-penalty-evidence-required", "E7", enterprise(), "evidence_required"),
+    undecided("二(三)4+二-penalty-without-decision-date-evidence-required", "E4", enterprise(), "evidence_required",
+              evidence=without(PENALTY, "decided_on")),
+    undecided("二(三)5+二-judgment-dated-before-the-act-evidence-required", "E5", enterprise(), "evidence_required",
+              evidence={**JUDGMENT, "decided_on": (OCCURRED - timedelta(days=1)).isoformat()}),
+    undecided("二(三)8+二-penalty-dated-in-the-future-evidence-required", "E8", enterprise(), "evidence_required",
+              evidence={**PENALTY, "decided_on": (TODAY + timedelta(days=5)).isoformat()}),
+    # 二(四)1–10 with a penalty or judgment → 失信名单 (citizens masked everywhere public).
+    dishonest("二(四)1-concealing-travel-history-with-penalty-dishonest-serious", "C1", citizen(), POLICE, "serious"),
+    dishonest("二(四)2-visiting-during-home-isolation-with-penalty-dishonest-general", "C2", citizen(), POLICE, "general"),
+    dishonest("二(四)3-refusing-quarantine-with-judgment-dishonest-general", "C3", citizen(), JUDGMENT, "general"),
+    dishonest("二(四)4-entering-public-places-while-infected-with-judgment-serious", "C4", citizen(), JUDGMENT, "serious"),
+    dishonest("二(四)5-refusing-temperature-check-with-penalty-dishonest-minor", "C5", citizen(), POLICE, "minor"),
+    dishonest("二(四)6-spreading-rumours-with-penalty-dishonest-general", "C6", citizen(), POLICE, "general"),
+    dishonest("二(四)7-disturbing-checkpoint-with-penalty-dishonest-general", "C7", citizen(), POLICE, "general"),
+    dishonest("二(四)8-assaulting-medical-staff-with-judgment-dishonest-serious", "C8", citizen(), JUDGMENT, "serious"),
+    dishonest("二(四)9-looting-relief-supplies-with-judgment-dishonest-serious", "C9", citizen(), JUDGMENT, "serious"),
+    dishonest("二(四)10-other-command-order-violation-with-penalty-dishonest-general", "C10", citizen(), POLICE, "general"),
+    undecided("二(四)6+二-rumours-without-penalty-evidence-required", "C6", citizen(), "evidence_required",
+              department="public_security"),
+    undecided("二(四)2+二-isolation-breach-without-penalty-evidence-required", "C2", citizen(), "evidence_required",
+              department="public_security"),
+    undecided("二(四)8+二-judgment-without-document-number-evidence-required", "C8", citizen(), "evidence_required",
+              evidence=without(JUDGMENT, "document_no"), department="public_security"),
+    # 三(三): exemption needs an epidemic cause AND a controllable risk; otherwise ordinary rules apply.
+    undecided("三(三)-delayed-delivery-by-epidemic-work-risk-controllable-exempted", "X1", enterprise(), "exempted",
+              exemption={"cause": "epidemic_participation", "risk_controllable": True}),
+    undecided("三(三)-delayed-loan-by-force-majeure-risk-controllable-exempted", "X2", enterprise(), "exempted",
+              exemption={"cause": "force_majeure", "risk_controllable": True}, department="finance_bureau"),
+    undecided("三(三)-citizen-overdue-contract-by-force-majeure-exempted", "X3", citizen(), "exempted",
+              exemption={"cause": "force_majeure", "risk_controllable": True}),
+    undecided("三(三)-citizen-late-tax-by-force-majeure-exempted", "X4", citizen(), "exempted",
+              exemption={"cause": "force_majeure", "risk_controllable": True}, department="tax_bureau"),
+    undecided("三(三)-late-tax-without-a-cause-not-exempted", "X4", enterprise(), "not_exempted", department="tax_bureau"),
+    undecided("三(三)-late-social-insurance-risk-not-controllable-not-exempted", "X5", enterprise(), "not_exempted",
+              exemption={"cause": "epidemic_participation", "risk_controllable": False}, department="hr_social_security"),
+    undecided("三(三)-citizen-cannot-claim-enterprise-epidemic-work-not-exempted", "X2", citizen(), "not_exempted",
+              exemption={"cause": "epidemic_participation", "risk_controllable": True}, department="finance_bureau"),
+    # Validity: "本文件自印发之日起实施,新冠肺炎疫情应急响应结束后终止" (emergency end is a setting here).
+    undecided("validity-act-the-day-before-issue-out-of-scope", "W1", enterprise(), "out_of_scope",
+              occurred_on=date(2020, 2, 20)),
+    undecided("validity-act-after-the-emergency-response-ended-out-of-scope", "E7", enterprise(), "out_of_scope",
+              occurred_on=EMERGENCY_ENDS + timedelta(days=1), evidence=PENALTY),
+    key_warning("validity-act-on-the-day-of-issue-in-scope-key-warning", "W2", occurred_on=date(2020, 2, 21)),
+    dishonest("validity-act-on-the-last-day-of-the-response-in-scope-dishonest", "C5", citizen(), POLICE, "minor",
+              occurred_on=EMERGENCY_ENDS - timedelta(days=20)),
+    # "守信激励、失信惩戒": a subject with an active dishonest record gets no incentives (red list without measures).
+    dishonest("二(三)7-gouger-listed-dishonest-first", "E7", GOUGER, PENALTY, "general"),
+    red("二(一)4+二(五)-dishonest-gouger-switching-production-red-without-incentives", "G4", GOUGER, suppressed_all=True),
+    dishonest("二(四)2-isolation-breaker-listed-dishonest-first", "C2", ISOLATION_BREAKER, POLICE, "general"),
+    red("二(一)3+二(五)-dishonest-citizen-volunteering-red-without-incentives", "G3", ISOLATION_BREAKER, suppressed_all=True),
+    dishonest("二(三)2-gathering-host-listed-dishonest-first", "E2", GATHERING_HOST, PENALTY, "general"),
+    key_warning("一.2+二(五)-dishonest-enterprise-still-gets-the-warning-and-credit-record", "W2", GATHERING_HOST),
+    # A penalty whose publicity period ended before the report arrived: kept as history, never published.
+    dishonest("二(三)7-2020-penalty-whose-publicity-already-ended-is-history-only", "E7", enterprise(),
+              {**PENALTY, "decided_on": "2020-03-10"}, "general", occurred_on=date(2020, 3, 1), state="expired",
+              published=False),
+]
+
+
+@dataclass
+class Observed:
+    classification: dict[str, Any] | None
+    record: dict[str, Any] | None
+    classified_events: list[dict[str, Any]]
+    listed_events: list[dict[str, Any]]
+    subject_api: dict[str, Any]
+    public_hits: list[dict[str, Any]]
+    audit: list[dict[str, Any]]
+
+
+async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str) -> dict[str, Observed]:
+    from rating_service.main import create_app
+    from rating_service.records.models import classifications, credit_records
+    from rating_service.settings import RatingSettings
+
+    from jointcredit_common.tables import audit_log
+
+    settings = RatingSettings(**settings_values)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rating") as client:
+            events, report_ids = [], {}
+            for case in CASES:
+                event = kit.report_event(
+                    kit.Subject(case.subject.type, case.subject.id, case.subject.name), case.behavior,
+                    occurred_on=case.occurred_on, evidence=case.evidence, exemption=case.exemption, department=case.department,
+                )
+                events.append(event)
+                report_ids[case.id] = event.data["report_id"]
+            await kit.publish(settings.kafka_bootstrap_servers, runtime.topic("reports"), events)
+            wanted = [uuid.UUID(r) for r in report_ids.values()]
+
+            async def all_classified() -> bool:
+                async with runtime.sessionmaker() as session:
+                    done = await session.scalar(
+                        select(func.count()).select_from(classifications).where(classifications.c.report_id.in_(wanted)))
+                return done == len(wanted)
+
+            await kit.eventually(all_classified, timeout=120)
+            ids = set(report_ids.values())
+            bus = await read_topic(
+                settings.kafka_bootstrap_servers, runtime.topic("ratings"), timeout=60, settle=2.0,
+                until=lambda evs: ids <= {e.data.get("report_id") for e in evs if e.type.endswith("report.classified.v1")},
+            )
+            observed: dict[str, Observed] = {}
+            for case in CASES:
+                report_id = report_ids[case.id]
+                async with runtime.sessionmaker() as session:
+                    c_row = (await session.execute(select(classifications).where(
+                        classifications.c.report_id == uuid.UUID(report_id)))).mappings().first()
+                    r_row = (await session.execute(select(credit_records).where(
+                        credit_records.c.report_id == uuid.UUID(report_id)))).mappings().first()
+                    audit = (await session.execute(select(audit_log.c.actor, audit_log.c.action, audit_log.c.detail).where(
+                        audit_log.c.target_id == report_id))).mappings().all()
+                subject_api = (await client.get(f"/v1/subjects/{case.subject.type}/{case.subject.id}",
+                                                headers=kit.auth(admin_token))).json()
+                public = await client.get(f"/v1/public/lists/{case.list or 'dishonest'}", params={"q": case.subject.id, "limit": 100})
+                observed[case.id] = Observed(
+                    classification=dict(c_row) if c_row else None,
+                    record=dict(r_row) if r_row else None,
+                    classified_events=[e.data for e in bus if e.type.endswith("report.classified.v1") and e.data["report_id"] == report_id],
+                    listed_events=[e.data | {"_key": e.key} for e in bus
+                                   if e.type.endswith("subject.listed.v1") and e.data["report_id"] == report_id],
+                    subject_api=subject_api,
+                    public_hits=[i for i in public.json()["items"] if r_row and i["record_id"] == str(r_row["id"])],
+                    audit=[dict(a) for a in audit],
+                )
+            return observed
+
+
+@pytest.fixture(scope="module")
+def notice_run(jc_infra, tmp_path_factory, kit) -> dict[str, Observed]:
+    """One real rating app, every case's report published to the broker, everything observed."""
+    workdir = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp()))
+    credentials = workdir / "credentials.json"
+    creds = ensure_dev_credentials(credentials, [a.code for a in load_catalog().agencies])
+    admin_token = next(c["token"] for c in creds if c["role"] == "admin")
+    name = jc_infra.new_database("rating")
+    prefix = f"t{uuid.uuid4().hex[:10]}.jointcredit"
+    values = {
+        "database_url": database_url(jc_infra.postgres_admin_url, name), "environment": "test",
+        "kafka_bootstrap_servers": jc_infra.kafka_bootstrap, "topic_prefix": prefix, "consumer_group_prefix": prefix,
+        "bootstrap_credentials_file": credentials, "outbox_poll_seconds": 0.5, "log_json": True,
+        "emergency_ends_on": EMERGENCY_ENDS,
+    }
+    try:
+        return asyncio.run(_run_all(values, kit, admin_token))
+    finally:
+        with contextlib.suppress(Exception):
+            drop_databases(jc_infra.postgres_admin_url, [name])
+
+
+def test_the_suite_covers_every_numbered_item_of_the_notice_with_sixty_cases_or_more() -> None:
+    assert len(CASES) >= 60
+    assert len({c.id for c in CASES}) == len(CASES)
+    catalog = load_catalog()
+    behaviours = {b.code for b in catalog.behaviors}
+    assert behaviours <= {c.behavior for c in CASES}, behaviours - {c.behavior for c in CASES}
+    outcomes = Counter(c.outcome for c in CASES)
+    assert set(outcomes) == {"key_warning", "red", "dishonest", "exempted", "not_exempted", "evidence_required", "out_of_scope"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_notice_case(notice_run: dict[str, Observed], case: Case) -> None:
+    seen = notice_run[case.id]
+    catalog = load_catalog()
+
+    # Stored: exactly one classification, with the outcome, clauses and a Chinese reason citing them.
+    assert seen.classification is not None, "the report was never classified"
+    assert seen.classification["outcome"] == case.outcome, seen.classification["reason_zh"]
+    assert seen.classification["clause_codes"] == case.clauses
+    reason = seen.classification["reason_zh"]
+    assert "大信办字〔2020〕4号" in reason
+    assert catalog.behavior(case.clauses[0]).clause in reason
+
+    # Emitted: exactly one report.classified.v1, agreeing with what was stored.
+    assert len(seen.classified_events) == 1, seen.classified_events
+    (classified,) = seen.classified_events
+    assert (classified["outcome"], classified["clause_codes"], classified["list"]) == (case.outcome, case.clauses, case.list)
+    assert classified["reason_zh"] == reason
+
+    # Audited: who decided what, on which clauses (DESIGN §4).
+    assert [(a["actor"], a["action"], a["detail"]["outcome"], a["detail"]["clause_codes"]) for a in seen.audit] == [
+        ("rating.classifier", "report.classify", case.outcome, case.clauses)]
+
+    # Served: the subject API shows the decision (citizens only masked).
+    api = seen.subject_api
+    assert any(d["report_id"] == classified["report_id"] and d["outcome"] == case.outcome for d in api["classifications"])
+    if case.subject.type == "citizen":
+        assert case.subject.id not in str(api) and case.subject.name not in str(api)
+        assert api["subject"]["id"].count("*") == 10 and "*" in api["subject"]["name"]
+
+    if case.list is None:
+        assert seen.record is None, "an unlisted outcome must not create a credit record"
+        assert classified["record_id"] is None and seen.listed_events == []
+        return
+
+    record = seen.record
+    assert record is not None and classified["record_id"] == str(record["id"])
+    assert (record["list"], record["tier"], record["state"]) == (case.list, case.tier, case.state)
+    assert (record["publicity_starts_on"], record["publicity_ends_on"]) == (case.starts, case.ends)
+    assert set(record["measures"]) == case.measures
+    assert set(record["suppressed_measures"]) == case.suppressed
+    assert record["occurred_on"] == case.occurred_on
+    if case.list == "dishonest":
+        assert record["evidence"]["document_no"] == case.evidence["document_no"]
+
+    if not case.published:
+        assert seen.listed_events == [] and seen.public_hits == []
+        return
+    # subject.listed.v1 once, with the pre-listing notice (basis, measures, objection route, exit conditions).
+    assert len(seen.listed_events) == 1, seen.listed_events
+    (listed,) = seen.listed_events
+    assert listed["_key"] == listed["subject"]["key"] == record["subject_key"]  # keyed by subject: in order per subject
+    if case.subject.type == "enterprise":
+        assert record["subject_key"] == f"enterprise:{case.subject.id}"
+    else:  # citizens travel only as keyed hash, masked text and ciphertext
+        assert case.subject.id not in str(listed) and case.subject.name not in str(listed)
+    assert (listed["list"], listed["tier"], listed["clause_codes"]) == (case.list, case.tier, case.clauses)
+    assert set(listed["measures"]) == case.measures and set(listed["suppressed_measures"]) == case.suppressed
+    assert (listed["publicity_starts_on"], listed["publicity_ends_on"]) == (case.starts.isoformat(), case.ends.isoformat())
+    notice = listed["notice"]
+    assert notice["basis_zh"] and notice["exit_conditions_zh"] and "异议" in notice["objection_zh"]
+    assert {m["code"] for m in notice["measures"]} == case.measures
+    # Published: on the public list, citizens masked.
+    assert len(seen.public_hits) == 1
+    (hit,) = seen.public_hits
+    assert hit["state"] == "active" and hit["clause_codes"] == case.clauses
+    if case.subject.type == "citizen":
+        assert hit["subject"]["id"] != case.subject.id and hit["subject"]["id"].startswith(case.subject.id[:4])
+        assert hit["subject"]["name"] != case.subject.name and "*" in hit["subject"]["name"]
+    else:
+        assert hit["subject"] == {"type": "enterprise", "id": case.subject.id, "name": case.subject.name}
