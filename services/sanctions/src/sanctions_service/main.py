@@ -6,16 +6,25 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+import jointcredit_common.events.schemas_sanctions  # noqa: F401 - registers sanctions' event types
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from sanctions_service.agencies.views import router as agencies_router
+from sanctions_service.asyncapi import router as asyncapi_router
 from sanctions_service.events.handlers import handlers
 from sanctions_service.measures.views import router as measures_router
+from sanctions_service.metrics import refresh_gauges_loop
 from sanctions_service.settings import SanctionsSettings
+from sanctions_service.webhooks.dispatcher import run_webhook_dispatcher
+from sanctions_service.webhooks.views import router as webhooks_router
 
 
 def create_app(settings: SanctionsSettings | None = None) -> FastAPI:
     settings = settings or SanctionsSettings()
     agencies = [a.code for a in load_catalog().agencies]
+    unknown = sorted(set(settings.identity_entitled_agencies) - set(agencies))
+    if unknown:
+        raise ValueError(f"identity_entitled_agencies names agencies the catalog does not know: {unknown}")
     return create_service_app(
         ServiceSpec(
             settings=settings,
@@ -23,8 +32,15 @@ def create_app(settings: SanctionsSettings | None = None) -> FastAPI:
             description="Joint rewards and punishments dispatched to the agencies that apply them (发起-响应-反馈).",
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
-            routers=[measures_router],
+            routers=[agencies_router, measures_router, webhooks_router, asyncapi_router],
             consumers=[ConsumerSpec(name="sanctions-dispatch", topics=["ratings"], handlers=handlers)],
-            topics=[f"measures.{code}" for code in agencies],
+            topics=[f"measures.{code}" for code in agencies] + ["feedback"],
+            background=[run_webhook_dispatcher, refresh_gauges_loop],
+            openapi_tags=[
+                {"name": "agencies", "description": "Implementing agencies and their delivery channels"},
+                {"name": "measures", "description": "Pull feed, measures, feedback and statistics"},
+                {"name": "webhooks", "description": "Signed webhooks: subscriptions, delivery log, re-drive"},
+                {"name": "events", "description": "AsyncAPI document of the event contract"},
+            ],
         )
     )

@@ -1,64 +1,275 @@
-"""Dispatch: one measure per (record, measure, agency) on the agency's own topic; lifting when the basis ends."""
+"""Dispatch: one measure per (record, measure, agency) on the agency's own topic; lifting when the basis ends.
+
+Every change to a measure is announced to its agency as one event that goes, with one CloudEvents id, to three
+channels written in the same transaction: the outbox (→ ``<prefix>.measures.<agency>``), the agency's pull feed
+(``measure_events``) and one webhook delivery row per live subscription of the agency.
+
+States of a measure: ``in_force`` → ``lifted``; an incentive may be ``suspended`` (and resumed) while its subject has
+an active dishonest record (DESIGN §2); an incentive suppressed at listing is ``withheld`` (never sent) until the
+dishonest records end, or ``cancelled`` if its own basis ends first.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import BigInteger, Text, exists, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.catalog import Catalog
 from jointcredit_common.events.outbox import Outbox
-from jointcredit_common.events.schemas import LegalBasis, MeasureIssued, MeasureLifted, RecordEnded, SubjectListed
-from sanctions_service.measures.models import measures
+from jointcredit_common.events.schemas import (
+    EventData, LegalBasis, MeasureIssued, MeasureLifted, RecordEnded, SubjectListed, SubjectRef,
+)
+from jointcredit_common.events.schemas_sanctions import MeasureResumed, MeasureSuspended
+from sanctions_service.measures.calendar import SHANGHAI, feedback_due_at
+from sanctions_service.measures.models import credit_records, measure_events, measures, webhook_deliveries, webhook_subscriptions
+
+LIVE = ("in_force", "suspended")  # states an agency has been told to apply (or to pause)
 
 
-async def issue_measures(session: AsyncSession, listed: SubjectListed, *, catalog: Catalog, outbox: Outbox) -> int:
+@dataclass(frozen=True)
+class DispatchPolicy:
+    catalog: Catalog
+    outbox: Outbox
+    identity_entitled: frozenset[str]
+    feedback_due_working_days: int
+
+    def subject_for(self, agency: str, subject: SubjectRef) -> SubjectRef:
+        """Citizens: only the masked display values, plus the encrypted identity for entitled agencies (settings)."""
+        if subject.type != "citizen" or agency in self.identity_entitled:
+            return subject
+        return subject.model_copy(update={"id_encrypted": None, "name_encrypted": None})
+
+
+async def emit(
+    session: AsyncSession, data: EventData, *, outbox: Outbox, agency: str, subject_key: str, measure_id: uuid.UUID
+) -> uuid.UUID:
+    """Stage one agency event on all three channels in the caller's transaction; returns its CloudEvents id."""
+    row = outbox.row(data, key=subject_key, agency=agency)
+    await outbox.add_many(session, [row])
+    seq = (
+        await session.execute(
+            insert(measure_events)
+            .values(event_id=row["id"], measure_id=measure_id, agency=agency, subject_key=subject_key, type=row["type"],
+                    source=row["source"], time=row["time"], data=row["data"])
+            .returning(measure_events.c.seq)
+        )
+    ).scalar_one()
+    await session.execute(
+        insert(webhook_deliveries).from_select(
+            ["subscription_id", "feed_seq", "event_id", "subject_key", "state"],
+            select(
+                webhook_subscriptions.c.id,
+                literal(seq, BigInteger),
+                literal(row["id"], PG_UUID(as_uuid=True)),
+                literal(subject_key, Text),
+                literal("pending", Text),
+            ).where(webhook_subscriptions.c.agency == agency, webhook_subscriptions.c.deleted_at.is_(None)),
+        )
+    )
+    return row["id"]
+
+
+async def has_active_dishonest_record(session: AsyncSession, subject_key: str) -> bool:
+    return bool(
+        (
+            await session.execute(
+                select(
+                    exists().where(
+                        credit_records.c.subject_key == subject_key,
+                        credit_records.c.list == "dishonest",
+                        credit_records.c.state == "active",
+                    )
+                )
+            )
+        ).scalar()
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def issue_measures(session: AsyncSession, listed: SubjectListed, *, policy: DispatchPolicy) -> int:
+    """On ``subject.listed.v1``: issue each routed measure once; returns how many were sent to agencies."""
+    catalog = policy.catalog
+    now = _now()
+    claimed = await session.execute(
+        pg_insert(credit_records)
+        .values(record_id=uuid.UUID(listed.record_id), subject_key=listed.subject.key, list=listed.list, state="active",
+                listed=listed.to_data(), listed_at=now)
+        .on_conflict_do_nothing()
+        .returning(credit_records.c.record_id)
+    )
+    if claimed.first() is None:
+        return 0  # seen before: a repeated listing, or its record already ended (tombstone) — nothing to issue
+    if listed.list == "dishonest":
+        await suspend_incentives(session, subject_key=listed.subject.key, because_record_id=listed.record_id, policy=policy)
+    dishonest_active = await has_active_dishonest_record(session, listed.subject.key)
+    starts_on = listed.publicity_starts_on or now.astimezone(SHANGHAI).date()
+    due = feedback_due_at(now, policy.feedback_due_working_days)
+    codes = list(dict.fromkeys([*listed.measures, *listed.suppressed_measures]))
     issued = 0
-    starts_on = listed.publicity_starts_on or datetime.now(UTC).date()
-    for code in listed.measures:
+    for code in codes:
         measure = catalog.measure(code)
+        # DESIGN §2: no incentives while the subject has an active dishonest record (rating's view at listing time,
+        # or ours: the same ordered events).
+        withheld = code in listed.suppressed_measures or (measure.suppressed_while_dishonest and dishonest_active)
         for route in measure.agencies:
+            measure_id = uuid.uuid4()
             payload = MeasureIssued(
-                measure_id=str(uuid.uuid4()), agency=route.agency, record_id=listed.record_id, subject=listed.subject,
-                list=listed.list, measure=code, text_zh=route.part_zh or measure.text_zh, kind=measure.kind,
+                measure_id=str(measure_id), agency=route.agency, record_id=listed.record_id,
+                subject=policy.subject_for(route.agency, listed.subject), list=listed.list, measure=code,
+                text_zh=route.part_zh or measure.text_zh, kind=measure.kind,
                 basis=LegalBasis(catalog=listed.catalog, document=catalog.document_no, clause_codes=listed.clause_codes,
                                  evidence_document_no=listed.evidence.document_no if listed.evidence else None),
                 starts_on=starts_on, planned_end_on=listed.publicity_ends_on,
             )
             inserted = await session.execute(
                 pg_insert(measures)
-                .values(id=uuid.UUID(payload.measure_id), record_id=uuid.UUID(listed.record_id), subject_key=listed.subject.key,
-                        agency=route.agency, measure=code, list=listed.list, state="in_force",
-                        payload=payload.to_data(), starts_on=starts_on, planned_end_on=listed.publicity_ends_on)
+                .values(id=measure_id, record_id=uuid.UUID(listed.record_id), subject_key=listed.subject.key,
+                        subject_type=listed.subject.type, agency=route.agency, measure=code, kind=measure.kind,
+                        list=listed.list, state="withheld" if withheld else "in_force", payload=payload.to_data(),
+                        starts_on=starts_on, planned_end_on=listed.publicity_ends_on, issued_at=now,
+                        feedback_due_at=None if withheld else due)
                 .on_conflict_do_nothing(constraint="measures_once")
                 .returning(measures.c.id)
             )
-            if inserted.first() is None:
+            if inserted.first() is None or withheld:
                 continue
-            await outbox.add(session, payload, key=listed.subject.key, agency=route.agency)
+            await emit(session, payload, outbox=policy.outbox, agency=route.agency, subject_key=listed.subject.key,
+                       measure_id=measure_id)
             issued += 1
     return issued
 
 
-async def lift_measures(session: AsyncSession, ended: RecordEnded, *, outbox: Outbox) -> int:
-    now = datetime.now(UTC)
+async def suspend_incentives(
+    session: AsyncSession, *, subject_key: str, because_record_id: str, policy: DispatchPolicy,
+    record_id: str | None = None, codes: list[str] | None = None, reason: str | None = None,
+) -> int:
+    """Pause the subject's incentives in force (all, or ``codes`` of ``record_id``); idempotent by state."""
+    pausable = [m.code for m in policy.catalog.measures if m.suppressed_while_dishonest]
+    if codes is not None:
+        pausable = [c for c in pausable if c in codes]
+    now = _now()
+    condition = (measures.c.subject_key == subject_key) & (measures.c.state == "in_force") & measures.c.measure.in_(pausable)
+    if record_id is not None:
+        condition &= measures.c.record_id == uuid.UUID(record_id)
     rows = (
         await session.execute(
-            update(measures)
-            .where(measures.c.record_id == uuid.UUID(ended.record_id), measures.c.state == "in_force")
-            .values(state="lifted", lifted_at=now, lift_reason=ended.reason)
-            .returning(measures.c.id, measures.c.agency, measures.c.measure, measures.c.subject_key)
+            update(measures).where(condition).values(state="suspended", suspended_at=now)
+            .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.measure, measures.c.record_id,
+                       measures.c.subject_type)
         )
     ).mappings().all()
-    for row in rows:
-        await outbox.add(
+    templates = policy.catalog.templates_zh
+    for row in sorted(rows, key=lambda r: r["seq"]):
+        text = reason or templates.suppressed.format(subject=templates.subject[row["subject_type"] or "enterprise"],
+                                                     measures=row["measure"])
+        await emit(
             session,
-            MeasureLifted(measure_id=str(row["id"]), agency=row["agency"], record_id=ended.record_id,
-                          subject_key=row["subject_key"], measure=row["measure"],
-                          reason=f"{type(ended).event_type.split('.')[1]}: {ended.reason}", lifted_at=now),
-            key=row["subject_key"], agency=row["agency"],
+            MeasureSuspended(measure_id=str(row["id"]), agency=row["agency"], record_id=str(row["record_id"]),
+                             subject_key=subject_key, measure=row["measure"], reason=text,
+                             because_record_id=because_record_id, suspended_at=now),
+            outbox=policy.outbox, agency=row["agency"], subject_key=subject_key, measure_id=row["id"],
         )
     return len(rows)
+
+
+async def restore_incentives(
+    session: AsyncSession, *, subject_key: str, reason: str, policy: DispatchPolicy,
+    record_id: str | None = None, codes: list[str] | None = None,
+) -> int:
+    """The subject's dishonest records have all ended: resume paused incentives, send the withheld ones (all, or
+    ``codes`` of ``record_id``) — only for records still active; idempotent by state."""
+    now = _now()
+    active = select(credit_records.c.record_id).where(credit_records.c.state == "active")
+    if record_id is not None:
+        active = active.where(credit_records.c.record_id == uuid.UUID(record_id))
+    active_record = active.scalar_subquery()
+    only = measures.c.measure.in_(codes) if codes is not None else measures.c.measure.is_not(None)
+    resumed = (
+        await session.execute(
+            update(measures)
+            .where(measures.c.subject_key == subject_key, measures.c.state == "suspended", measures.c.record_id.in_(active_record),
+                   only)
+            .values(state="in_force", suspended_at=None)
+            .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.measure, measures.c.record_id)
+        )
+    ).mappings().all()
+    for row in sorted(resumed, key=lambda r: r["seq"]):
+        await emit(
+            session,
+            MeasureResumed(measure_id=str(row["id"]), agency=row["agency"], record_id=str(row["record_id"]),
+                           subject_key=subject_key, measure=row["measure"], reason=reason, resumed_at=now),
+            outbox=policy.outbox, agency=row["agency"], subject_key=subject_key, measure_id=row["id"],
+        )
+    starts_on = now.astimezone(SHANGHAI).date()
+    released = (
+        await session.execute(
+            update(measures)
+            .where(measures.c.subject_key == subject_key, measures.c.state == "withheld", measures.c.record_id.in_(active_record),
+                   only)
+            .values(state="in_force", issued_at=now, starts_on=starts_on,
+                    feedback_due_at=feedback_due_at(now, policy.feedback_due_working_days))
+            .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.payload)
+        )
+    ).mappings().all()
+    for row in sorted(released, key=lambda r: r["seq"]):
+        payload = MeasureIssued.model_validate({**row["payload"], "starts_on": starts_on.isoformat()})
+        await session.execute(update(measures).where(measures.c.id == row["id"]).values(payload=payload.to_data()))
+        await emit(session, payload, outbox=policy.outbox, agency=row["agency"], subject_key=subject_key, measure_id=row["id"])
+    return len(resumed) + len(released)
+
+
+async def lift_measures(session: AsyncSession, ended: RecordEnded, *, policy: DispatchPolicy) -> int:
+    """On repair, withdrawal or expiry: every measure built on the record is lifted, with the reason."""
+    now = _now()
+    end_kind = type(ended).event_type.split(".")[1] if type(ended).event_type else "ended"
+    reason = f"{end_kind}: {ended.reason}"
+    record_id = uuid.UUID(ended.record_id)
+    closed = (
+        await session.execute(
+            update(credit_records)
+            .where(credit_records.c.record_id == record_id, credit_records.c.state == "active")
+            .values(state="ended", end_kind=end_kind, end_reason=ended.reason, ended_at=now)
+            .returning(credit_records.c.subject_key, credit_records.c.list)
+        )
+    ).mappings().first()
+    if closed is None:
+        # Already ended (a repeat), or ended before we saw its listing: leave a tombstone so a late listing issues nothing.
+        await session.execute(
+            pg_insert(credit_records)
+            .values(record_id=record_id, subject_key=ended.subject_key, list=ended.list, state="ended", end_kind=end_kind,
+                    end_reason=ended.reason, ended_at=now)
+            .on_conflict_do_nothing()
+        )
+        return 0
+    lifted = (
+        await session.execute(
+            update(measures)
+            .where(measures.c.record_id == record_id, measures.c.state.in_(LIVE))
+            .values(state="lifted", lifted_at=now, lift_reason=reason)
+            .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.measure, measures.c.subject_key)
+        )
+    ).mappings().all()
+    for row in sorted(lifted, key=lambda r: r["seq"]):
+        await emit(
+            session,
+            MeasureLifted(measure_id=str(row["id"]), agency=row["agency"], record_id=ended.record_id,
+                          subject_key=row["subject_key"], measure=row["measure"], reason=reason, lifted_at=now),
+            outbox=policy.outbox, agency=row["agency"], subject_key=row["subject_key"], measure_id=row["id"],
+        )
+    await session.execute(
+        update(measures)
+        .where(measures.c.record_id == record_id, measures.c.state == "withheld")
+        .values(state="cancelled", lifted_at=now, lift_reason=reason)
+    )
+    if closed["list"] == "dishonest" and not await has_active_dishonest_record(session, closed["subject_key"]):
+        await restore_incentives(session, subject_key=closed["subject_key"], reason=f"dishonest record {reason}", policy=policy)
+    return len(lifted)
