@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from jointcredit_common.auth import Principal, require_role
+from jointcredit_common.catalog import load_catalog
+from jointcredit_common.errors import NotFound
+from jointcredit_common.service import ServiceRuntime
+from repair_service.repairs import service
+from repair_service.repairs.schemas import RepairAcceptedOut, RepairIn, RepairOut, RepairPage, ReviewIn
+
+router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
+ApplicantPrincipal = Annotated[Principal, require_role("department")]  # admins pass every role check
+ReviewerPrincipal = Annotated[Principal, require_role("reviewer")]
+ReaderPrincipal = Annotated[Principal, require_role("department", "reviewer")]
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound(f"no repair application {value}", field="path.application_id") from None
+
+
+@router.post(
+    "", status_code=201, response_model=RepairAcceptedOut,
+    summary="Accept a credit-repair application (a department or admin on behalf of the subject)",
+    responses={201: {"description": "Accepted; due_at is the SLA deadline (working days, Asia/Shanghai)"}},
+)
+async def post_repair(request: Request, body: RepairIn, principal: ApplicantPrincipal) -> JSONResponse:
+    runtime = _runtime(request)
+    async with runtime.sessionmaker() as session, session.begin():
+        accepted = await service.accept_application(
+            session, body=body, principal=principal, settings=runtime.settings, catalog=load_catalog(),
+            hasher=runtime.hasher, outbox=runtime.outbox, now=datetime.now(UTC),
+        )
+    from repair_service.calendar.working_days import SHANGHAI
+
+    out = RepairAcceptedOut(
+        id=str(accepted["id"]), status="accepted", channel=accepted["channel"],
+        accepted_at=accepted["accepted_at"].astimezone(SHANGHAI), due_at=accepted["due_at"].astimezone(SHANGHAI),
+        working_days=accepted["working_days"], links={"self": f"/v1/repairs/{accepted['id']}"},
+    )
+    return JSONResponse(out.model_dump(mode="json"), status_code=201, headers={"Location": out.links["self"]})
+
+
+@router.post("/{application_id}/reviews", summary="Decide one review stage (初审 initial → 复核 re_review → 终审 final)")
+async def post_review(request: Request, application_id: str, body: ReviewIn, principal: ReviewerPrincipal) -> RepairOut:
+    runtime = _runtime(request)
+    app_id = _uuid(application_id)
+    now = datetime.now(UTC)
+    async with runtime.sessionmaker() as session, session.begin():
+        await service.decide_stage(session, application_id=app_id, body=body, principal=principal, catalog=load_catalog(),
+                                   outbox=runtime.outbox, now=now)
+    async with runtime.sessionmaker() as session:
+        app = await service.get_application(session, app_id, principal)
+        return RepairOut(**await service.describe(session, app, settings=runtime.settings, now=now))
+
+
+@router.get("/{application_id}", response_model=RepairOut, summary="An application with its steps and the cascade's progress")
+async def get_repair(request: Request, application_id: str, principal: ReaderPrincipal) -> RepairOut:
+    runtime = _runtime(request)
+    async with runtime.sessionmaker() as session:
+        app = await service.get_application(session, _uuid(application_id), principal)
+        return RepairOut(**await service.describe(session, app, settings=runtime.settings, now=datetime.now(UTC)))
+
+
+@router.get("", response_model=RepairPage, summary="Applications, oldest first; overdue=true for open ones past due_at")
+async def list_repairs(
+    request: Request,
+    principal: ReaderPrincipal,
+    overdue: bool | None = None,
+    status: Literal["accepted", "in_review", "approved", "rejected"] | None = None,
+    channel: Literal["green", "standard"] | None = None,
+    next_stage: Literal["initial", "re_review", "final"] | None = Query(None, description="a reviewer's queue"),
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> RepairPage:
+    runtime = _runtime(request)
+    now = datetime.now(UTC)
+    async with runtime.sessionmaker() as session:
+        rows, next_cursor = await service.list_applications(
+            session, principal=principal, overdue=overdue, status=status, channel=channel, next_stage=next_stage, cursor=cursor, limit=limit
+        )
+        items = [RepairOut(**await service.describe(session, row, settings=runtime.settings, now=now)) for row in rows]
+    return RepairPage(items=items, next_cursor=next_cursor)
