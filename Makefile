@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PACKAGES := libs/common services/ingest services/rating services/sanctions services/repair
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast test-e2e test-crash bench venv clean lint
+.PHONY: run test test-e2e test-crash bench venv clean
 
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -29,6 +29,10 @@ test-e2e: $(STAMP)
 
 test-crash: $(STAMP)
 	$(PY) -m pytest -m crash
+
+## make bench: load benchmark of the embedded stack next to its parts' ceilings (JSON in var/bench-results.json)
+bench: $(STAMP)
+	$(PY) -m bench.run --duration $${BENCH_SECONDS:-30} --concurrency $${BENCH_CONCURRENCY:-32}
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
