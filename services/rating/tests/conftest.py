@@ -19,18 +19,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from jointcredit_common.events.envelope import CloudEvent
+from jointcredit_common.testing.factories import resident_id  # noqa: F401 - used by the tests
+from jointcredit_common.testing.kafka import eventually, publish  # noqa: F401 - re-exported to the tests
 from jointcredit_common.events.schemas import Evidence, Exemption, ReportReceived, SubjectRef
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name, mask_resident_id
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
-
-
-def resident_id(n: int, *, born: date = date(1985, 3, 7), region: str = "210202") -> str:
-    """A valid GB 11643 number. (jointcredit_common.testing.factories.resident_id passes 17 characters to
-    stdnum's ``calc_check_digit``, which expects all 18 and drops the last one: its numbers fail the checksum.)"""
-    from stdnum.cn import ric
-
-    body = f"{region}{born:%Y%m%d}{n % 1000:03d}"
-    return body + ric.calc_check_digit(body + "0")
 
 
 @dataclass(frozen=True)
@@ -78,30 +71,6 @@ def repair_event(record_ids: list[str], decision: str = "approved", *, type_name
                  key: str = "repair", **extra: Any) -> CloudEvent:
     return CloudEvent(type=type_name, source="/jointcredit/repair", subject=key, key=key,
                       data={"record_ids": record_ids, "decision": decision, **extra})
-
-
-async def publish(bootstrap: str, topic: str, events: list[CloudEvent]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for event in events:
-            key, value, headers = event.to_kafka()
-            await producer.send(topic, value=value, key=key, headers=headers)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, interval: float = 0.25) -> Any:
-    """Poll ``check`` until it returns something truthy (event-driven effects need a consumer join first)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 async def wait_record(runtime: Any, report_id: str, *, state: str | None = None, timeout: float = 60.0) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.events.envelope import CloudEvent
+from jointcredit_common.testing.kafka import eventually, publish  # noqa: F401 - re-exported to the tests
 from jointcredit_common.events.schemas import (
     Evidence, RecordEnded, RecordExpired, RecordRepaired, RecordWithdrawn, SubjectListed, SubjectRef,
 )
@@ -74,29 +75,6 @@ def cloudevent(data: Any, *, key: str, event_id: str | None = None) -> CloudEven
 def expected_routes(listing: SubjectListed) -> set[tuple[str, str]]:
     """(agency, measure) pairs the catalog routes this listing's measures to."""
     return {(route.agency, code) for code in listing.measures for route in CATALOG.measure(code).agencies}
-
-
-async def publish(bootstrap: str, topic: str, events: list[CloudEvent]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for event in events:
-            key, value, headers = event.to_kafka()
-            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
-    finally:
-        await producer.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 45.0, interval: float = 0.25) -> Any:
-    """Poll ``check`` until it returns something truthy (its value) or fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
 async def processed_count(runtime: Any) -> int:
