@@ -152,10 +152,13 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(*roles: str):  # noqa: ANN201 - a FastAPI dependency
+def require_role(*roles: str, admins: bool = True):  # noqa: ANN201 - a FastAPI dependency
+    """Only these roles (and admins, unless ``admins=False``: a job admins must not do, e.g. deciding reviews)."""
+
     async def dependency(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles and not principal.is_admin:
-            raise Forbidden(f"this operation needs the role {' or '.join(roles)}; you are {principal.role}")
+        if principal.role not in roles and not (admins and principal.is_admin):
+            raise Forbidden(f"this operation needs the role {' or '.join(roles)}; you are {principal.role}",
+                            field="header.Authorization")
         return principal
 
     return Depends(dependency)
@@ -164,8 +167,13 @@ def require_role(*roles: str):  # noqa: ANN201 - a FastAPI dependency
 AdminPrincipal = Annotated[Principal, require_role("admin")]
 
 
-async def record_audit(
-    session: AsyncSession,
+async def record_audit(session: AsyncSession, **fields: Any) -> None:  # noqa: ANN401
+    """Who, when, what, why — in the same transaction as the write it describes (DESIGN §4); ``fields`` as for
+    :func:`audit_row`."""
+    await session.execute(insert(audit_log), audit_row(**fields))  # parameters, not .values(): one cached statement
+
+
+def audit_row(
     *,
     principal: Principal,
     action: str,
@@ -173,17 +181,15 @@ async def record_audit(
     target_id: str | None = None,
     detail: dict[str, Any] | None = None,
     request: Request | None = None,
-) -> None:
-    """Who, when, what, why — in the same transaction as the write it describes (DESIGN §4)."""
-    await session.execute(
-        insert(audit_log).values(
-            actor_role=principal.role,
-            actor=principal.principal,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            detail=detail or {},
-            client_addr=request.client.host if request and request.client else None,
-            traceparent=current_traceparent.get(),
-        )
-    )
+) -> dict[str, Any]:
+    """The ``audit_log`` row ``record_audit`` writes, for callers that insert many in one statement."""
+    return {
+        "actor_role": principal.role,
+        "actor": principal.principal,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "detail": detail or {},
+        "client_addr": request.client.host if request and request.client else None,
+        "traceparent": current_traceparent.get(),
+    }

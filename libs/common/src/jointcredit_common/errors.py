@@ -8,7 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jointcredit_common.db import database_unavailable
 from jointcredit_common.logging import get_logger
 
 PROBLEM_BASE = "https://jointcredit.example/problems/"
@@ -95,6 +97,10 @@ class ValidationFailed(Problem):
     status, title, slug = 422, "Validation failed", "validation-failed"
 
 
+class RateLimited(Problem):
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+
 class ServiceUnavailable(Problem):
     status, title, slug = 503, "Service unavailable", "service-unavailable"
 
@@ -139,12 +145,46 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem.slug = problem.title.lower().replace(" ", "-")
         return problem_response(problem, request)
 
+    app.add_middleware(DatabaseUnavailableMiddleware)  # a lost database: 503, not the 500 below (tests/faults)
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error", path=request.url.path)
         problem = Problem("an internal error occurred; it has been logged")
         problem.status, problem.title, problem.slug = 500, "Internal server error", "internal-error"
         return problem_response(problem, request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A database restart or failover is not a bug: 503 and ``Retry-After``, and the client retries (with its
+    Idempotency-Key, if any) — whatever raised it, also wrapped (``__cause__``), e.g. by a shared transaction.
+
+    Between Starlette's outer error middleware and the exception handlers, so it sees every exception no handler
+    took. Not a handler for ``Exception``: that one re-raises to the server after answering, and uvicorn then
+    closes the keep-alive connection — the client's next request on it would fail as well."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started or not database_unavailable(exc):
+                raise  # a bug: the catch-all handler logs it and answers 500
+            log.warning("database_unavailable", path=scope["path"], error=type(exc).__name__)
+            problem = ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "2"})
+            await problem_response(problem, Request(scope))(scope, receive, send)
 
 
 def _reason(status: int) -> str:

@@ -11,6 +11,7 @@ HTTP_LATENCY = Histogram(
     ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+RATE_LIMITED = Counter("jc_http_rate_limited_total", "Requests refused with 429 by the rate limit", ["service", "key_kind"])
 OUTBOX_BACKLOG = Gauge("jc_outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("jc_outbox_published_total", "Outbox rows published to the broker", ["service"])
 OUTBOX_PUBLISH_ERRORS = Counter("jc_outbox_publish_errors_total", "Failed outbox publish attempts", ["service"])

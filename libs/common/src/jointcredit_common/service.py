@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -32,10 +33,11 @@ from jointcredit_common.events.consumer import EventConsumer, Handler
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.relay import OutboxRelay, replay
 from jointcredit_common.logging import configure_logging, get_logger
-from jointcredit_common.middleware import PlatformMiddleware
+from jointcredit_common.middleware import PlatformMiddleware, RateLimitMiddleware
+from jointcredit_common.openapi import install_problem_openapi
 from jointcredit_common.pii import PiiCipher, PiiHasher
 from jointcredit_common.settings import ServiceSettings
-from jointcredit_common.tables import dead_letters
+from jointcredit_common.tables import MAX_BIGINT, dead_letters
 
 log = get_logger(__name__)
 
@@ -160,7 +162,8 @@ def _platform_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", tags=["ops"], summary="Readiness: database and broker reachable, consumers running")
+    @router.get("/readyz", tags=["ops"], summary="Readiness: database and broker reachable, consumers running",
+                responses={503: {"description": "Not ready: a dependency is unreachable or a consumer is still starting"}})
     async def readyz(request: Request) -> JSONResponse:
         runtime: ServiceRuntime = request.app.state.runtime
         checks: dict[str, str] = {}
@@ -181,7 +184,7 @@ def _platform_router() -> APIRouter:
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
 
-    @router.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @router.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -202,7 +205,9 @@ def _platform_router() -> APIRouter:
         return {"items": items}
 
     @router.post("/v1/admin/dead-letters/{dead_letter_id}:redrive", tags=["ops"], summary="Re-run a dead letter")
-    async def redrive(request: Request, dead_letter_id: int, admin: AdminPrincipal) -> dict[str, Any]:
+    async def redrive(
+        request: Request, dead_letter_id: Annotated[int, PathParam(ge=1, le=MAX_BIGINT)], admin: AdminPrincipal
+    ) -> dict[str, Any]:
         runtime: ServiceRuntime = request.app.state.runtime
         async with runtime.sessionmaker() as session:
             consumer_name = (
@@ -309,9 +314,13 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(PlatformMiddleware, settings=settings)
+    if settings.rate_limit_per_second > 0 or settings.anonymous_rate_limit_per_second > 0:
+        # outermost (added last): a refused request costs no body read, trace or route lookup
+        app.add_middleware(RateLimitMiddleware, settings=settings)
     app.include_router(_platform_router())
     for router in spec.routers:
         app.include_router(router)
+    install_problem_openapi(app)
     return app
 
 

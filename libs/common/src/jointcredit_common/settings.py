@@ -48,11 +48,25 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     max_batch_body_bytes: int = 32 * 1_048_576
 
+    # Request rate limits (token buckets in each replica's memory; a cluster allows replicas × these, so a gateway
+    # enforces the global limit). Per credential (SHA-256 of the bearer token): a department's system posting
+    # single reports or batches stays far below them. Per client address for requests without a credential, and
+    # for every 401 answered to that address (random tokens do not buy fresh buckets). 0 disables a limit.
+    rate_limit_per_second: float = Field(100.0, ge=0)
+    rate_limit_burst: int = Field(200, ge=0)
+    anonymous_rate_limit_per_second: float = Field(10.0, ge=0)
+    anonymous_rate_limit_burst: int = Field(40, ge=0)
+
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # Off by default: a ping is a round trip on every checkout. A dropped connection is detected on use instead —
+    # SQLAlchemy then invalidates the whole pool, that request answers 503 (retryable) and later ones reconnect.
+    db_pool_pre_ping: bool = False
+    db_connect_timeout_seconds: float = 5.0
     outbox_batch_size: int = 500
     outbox_lease_seconds: float = 30.0
     outbox_poll_seconds: float = 1.0
+    outbox_linger_seconds: float = 0.005
     outbox_retention_hours: float = 168.0
     outbox_purge_interval_seconds: float = 600.0
     inbox_retention_hours: float = 720.0
@@ -93,6 +107,9 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"{self.service_name}: database_url is required")
         if self.pii_active_key not in self.pii_keys:
             raise ValueError(f"pii_active_key {self.pii_active_key!r} is not among pii_keys")
+        for prefix in ("", "anonymous_"):
+            if getattr(self, f"{prefix}rate_limit_per_second") > 0 and getattr(self, f"{prefix}rate_limit_burst") < 1:
+                raise ValueError(f"{prefix}rate_limit_burst must be at least 1 while {prefix}rate_limit_per_second is set")
         if self.environment != "production":
             return self
         problems = []

@@ -22,6 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+# The largest value a bigint / bigserial column holds: API ids and cursors above it are refused (422) up front,
+# since the database driver would fail on them (a 500) rather than find nothing.
+MAX_BIGINT = 2**63 - 1
+
 platform_metadata = MetaData()
 
 outbox = Table(

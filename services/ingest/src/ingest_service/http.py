@@ -18,6 +18,7 @@ from fastapi.security import HTTPBearer
 
 from jointcredit_common.auth import current_principal
 from jointcredit_common.errors import MalformedBody, UnsupportedMediaType
+from jointcredit_common.openapi import problem_response
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -27,6 +28,11 @@ def is_json_media(media: str) -> bool:
 
 
 class JsonWriteRoute(APIRoute):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.body_field is not None or (self.openapi_extra or {}).get("requestBody"):
+            self.responses.setdefault(415, problem_response(415, "The body is not JSON (Content-Type)"))
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         if self.body_field is None:

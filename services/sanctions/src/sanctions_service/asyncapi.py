@@ -151,6 +151,7 @@ async def asyncapi_json(request: Request) -> JSONResponse:
     return JSONResponse(build_asyncapi(topic_prefix=request.app.state.settings.topic_prefix))
 
 
-@router.get("/asyncapi.yaml", summary="AsyncAPI document of every topic and event type (YAML)")
+@router.get("/asyncapi.yaml", summary="AsyncAPI document of every topic and event type (YAML)", response_class=Response,
+            responses={200: {"content": {"application/yaml": {"schema": {"type": "object", "description": "AsyncAPI 2.6"}}}}})
 async def asyncapi_yaml(request: Request) -> Response:
     return Response(to_yaml(build_asyncapi(topic_prefix=request.app.state.settings.topic_prefix)), media_type="application/yaml")

@@ -35,6 +35,16 @@ def ensure_agency_access(principal: Principal, agency: str, *, field: str = "pat
         raise Forbidden("an agency reads and acts on its own measures only", field=field)
 
 
+async def _agency_in_path(agency: str, principal: AgencyOrAdmin) -> Principal:
+    ensure_agency_access(principal, agency)
+    return principal
+
+
+# For writes under /v1/agencies/{agency}/…: the agency check runs as a dependency, so another agency's caller
+# gets 403 before its body is validated (a 422 would come first otherwise).
+AgencyOfPath = Annotated[Principal, Depends(_agency_in_path)]
+
+
 def own_agency(principal: Principal) -> str | None:
     """The agency an agency token acts for (its principal), None for an admin."""
     return None if principal.is_admin else principal.principal

@@ -107,6 +107,10 @@ def start_infra(workdir: Path) -> Infra:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: runs real service processes against the real broker and databases")
     config.addinivalue_line("markers", "crash: kills processes with SIGKILL and checks nothing is lost or doubled")
+    config.addinivalue_line("markers", "hostile: fuzzing, authorisation matrix and rate limits (tests/hostile)")
+    config.addinivalue_line(
+        "markers", "faults: kills services and restarts PostgreSQL and the broker under load, then reconciles (make test-faults)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -167,20 +171,32 @@ def jc_service_env(
     def env(name: str) -> dict[str, str]:
         if name not in databases:
             databases[name] = jc_database(name)
-        return {
-            f"{name.upper()}_DATABASE_URL": databases[name],
-            "JC_ENVIRONMENT": "test",
-            "JC_KAFKA_BOOTSTRAP_SERVERS": jc_infra.kafka_bootstrap,
-            "JC_TOPIC_PREFIX": jc_topic_prefix,
-            "JC_CONSUMER_GROUP_PREFIX": jc_topic_prefix,
-            "JC_BOOTSTRAP_CREDENTIALS_FILE": str(jc_credentials[0]),
-            "JC_OUTBOX_POLL_SECONDS": "0.5",
-            "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
-            "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
-            "JC_LOG_JSON": "true",
-        }
+        return service_env(jc_infra, name, database=databases[name], topic_prefix=jc_topic_prefix,
+                           credentials_file=jc_credentials[0])
 
     return env
+
+
+def service_env(infra: Infra, name: str, *, database: str, topic_prefix: str, credentials_file: Path) -> dict[str, str]:
+    """The environment of one service under test (also for fixtures of a wider scope than ``jc_service_env``)."""
+    return {
+        f"{name.upper()}_DATABASE_URL": database,
+        "JC_ENVIRONMENT": "test",
+        "JC_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "JC_TOPIC_PREFIX": topic_prefix,
+        "JC_CONSUMER_GROUP_PREFIX": topic_prefix,
+        "JC_BOOTSTRAP_CREDENTIALS_FILE": str(credentials_file),
+        "JC_OUTBOX_POLL_SECONDS": "0.5",
+        "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
+        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
+        "JC_LOG_JSON": "true",
+    }
+
+
+def settings_from_env(settings_cls: type, env: dict[str, str], **overrides: Any) -> Any:
+    """A service's settings from a ``service_env`` dict, as the process would read them (``JC_X`` / ``<NAME>_X``)."""
+    values: dict[str, Any] = {k.split("_", 1)[1].lower(): v for k, v in env.items()}
+    return settings_cls(**(values | overrides))
 
 
 @dataclass
@@ -231,10 +247,7 @@ def jc_app(jc_service_env: Callable[[str], dict[str, str]]):
 
     @contextlib.asynccontextmanager
     async def open_app(name: str, create_app: Callable[..., Any], settings_cls: type, **overrides: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-        env = jc_service_env(name)
-        values = {k.split("_", 1)[1].lower(): v for k, v in env.items()}
-        values.update(overrides)
-        settings = settings_cls(**values)
+        settings = settings_from_env(settings_cls, jc_service_env(name), **overrides)
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

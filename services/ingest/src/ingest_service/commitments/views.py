@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from jointcredit_common.auth import record_audit
 from jointcredit_common.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from jointcredit_common.events.schemas_ingest import CommitmentFiled
+from jointcredit_common.openapi import problem_response
 from jointcredit_common.pii import InvalidIdentifier, mask_name, normalize_uscc
 from ingest_service.departments.service import ReportingDepartment
 from ingest_service.reports.models import commitments, departments
@@ -71,7 +72,8 @@ def _out(row: Any) -> dict[str, Any]:
 
 
 @router.post("/v1/commitments", status_code=201,
-             summary="File an enterprise's signed epidemic-prevention commitment (承诺书)")
+             summary="File an enterprise's signed epidemic-prevention commitment (承诺书)",
+             responses={409: problem_response(409, "The same commitment of this enterprise was already filed")})
 async def file_commitment(request: Request, body: CommitmentIn, principal: ReportingDepartment) -> JSONResponse:
     runtime = request.app.state.runtime
     try:

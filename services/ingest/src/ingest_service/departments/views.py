@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from jointcredit_common.auth import AdminPrincipal, issue_credential, record_audit, revoke_credentials
 from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
+from jointcredit_common.openapi import problem_response
 from jointcredit_common.tables import credentials
 from ingest_service.departments.service import ReportingDepartment, check_behaviors, department_out
 from ingest_service.http import JsonWriteRoute
@@ -77,7 +78,8 @@ async def list_departments(request: Request, admin: AdminPrincipal) -> dict[str,
     return {"items": [department_out(r) for r in rows]}
 
 
-@router.post("", status_code=201, summary="Register a member department and the behaviour codes it may report")
+@router.post("", status_code=201, summary="Register a member department and the behaviour codes it may report",
+             responses={409: problem_response(409, "A department with this code exists")})
 async def create_department(request: Request, body: DepartmentIn, admin: AdminPrincipal) -> JSONResponse:
     behaviors = check_behaviors(body.behaviors)
     async with _runtime(request).sessionmaker() as session, session.begin():
@@ -177,7 +179,8 @@ async def issue_token(request: Request, code: str, admin: AdminPrincipal, body: 
     )
 
 
-@router.post("/{code}/tokens/{credential_id}:revoke", summary="Revoke one of a department's tokens (effective within seconds)")
+@router.post("/{code}/tokens/{credential_id}:revoke", summary="Revoke one of a department's tokens (effective within seconds)",
+             responses={409: problem_response(409, "The token was already revoked")})
 async def revoke_token(request: Request, code: str, credential_id: str, admin: AdminPrincipal) -> dict[str, Any]:
     try:
         cid = uuid.UUID(credential_id)

@@ -208,7 +208,7 @@ async def decide_stage(
     if app is None:
         raise NotFound(f"no repair application {application_id}", field="path.application_id")
     if principal.role != "reviewer":
-        raise Forbidden("only reviewers (信用修复绿色通道服务保障小组) decide review stages")
+        raise Forbidden("only reviewers (信用修复绿色通道服务保障小组) decide review stages", field="header.Authorization")
     if not principal.has_scope(body.stage):
         raise Forbidden(f"your credential has no scope for the {body.stage} stage", field="body.stage")
     if app["status"] not in OPEN_STATUSES:

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse
 from jointcredit_common.auth import Principal, require_role
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound
+from jointcredit_common.openapi import problem_response
 from jointcredit_common.service import ServiceRuntime
 from repair_service.repairs import service
 from repair_service.repairs.schemas import RepairAcceptedOut, RepairIn, RepairOut, RepairPage, ReviewIn
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
 ApplicantPrincipal = Annotated[Principal, require_role("department")]  # admins pass every role check
-ReviewerPrincipal = Annotated[Principal, require_role("reviewer")]
+ReviewerPrincipal = Annotated[Principal, require_role("reviewer", admins=False)]  # review is the service group's job
 ReaderPrincipal = Annotated[Principal, require_role("department", "reviewer")]
 
 
@@ -34,7 +35,8 @@ def _uuid(value: str) -> uuid.UUID:
 @router.post(
     "", status_code=201, response_model=RepairAcceptedOut,
     summary="Accept a credit-repair application (a department or admin on behalf of the subject)",
-    responses={201: {"description": "Accepted; due_at is the SLA deadline (working days, Asia/Shanghai)"}},
+    responses={201: {"description": "Accepted; due_at is the SLA deadline (working days, Asia/Shanghai)"},
+               409: problem_response(409, "A record has ended or is in another open application")},
 )
 async def post_repair(request: Request, body: RepairIn, principal: ApplicantPrincipal) -> JSONResponse:
     runtime = _runtime(request)
@@ -53,7 +55,8 @@ async def post_repair(request: Request, body: RepairIn, principal: ApplicantPrin
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers={"Location": out.links["self"]})
 
 
-@router.post("/{application_id}/reviews", summary="Decide one review stage (初审 initial → 复核 re_review → 终审 final)")
+@router.post("/{application_id}/reviews", summary="Decide one review stage (初审 initial → 复核 re_review → 终审 final)",
+             responses={409: problem_response(409, "Not the next stage, or the application is already decided")})
 async def post_review(request: Request, application_id: str, body: ReviewIn, principal: ReviewerPrincipal) -> RepairOut:
     runtime = _runtime(request)
     app_id = _uuid(application_id)

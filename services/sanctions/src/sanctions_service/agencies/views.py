@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from jointcredit_common.auth import AdminPrincipal, issue_credential, record_audit, revoke_credentials
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
+from jointcredit_common.openapi import problem_response
 from jointcredit_common.tables import credentials
 from sanctions_service.deps import RuntimeDep, known_agency
 from sanctions_service.measures.models import webhook_subscriptions
@@ -113,7 +114,8 @@ async def issue_token(request: Request, runtime: RuntimeDep, agency: str, admin:
                         status_code=201, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/v1/agencies/{agency}/tokens/{credential_id}:revoke", summary="Revoke an agency token (effective within seconds)")
+@router.post("/v1/agencies/{agency}/tokens/{credential_id}:revoke", summary="Revoke an agency token (effective within seconds)",
+             responses={409: problem_response(409, "the token was already revoked")})
 async def revoke_token(request: Request, runtime: RuntimeDep, agency: str, credential_id: str, admin: AdminPrincipal) -> dict[str, Any]:
     known_agency(agency)
     try:

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 
-from jointcredit_common.auth import record_audit
-from jointcredit_common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from jointcredit_common.auth import Principal, record_audit, require_role
+from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
 from jointcredit_common.events.schemas_sanctions import FeedbackResult, MeasureFeedbackRecorded
+from jointcredit_common.openapi import problem_response
+from jointcredit_common.tables import MAX_BIGINT
 from sanctions_service.deps import AgencyOrAdmin, RuntimeDep, ensure_agency_access, known_agency, own_agency
 from sanctions_service.measures.models import credit_records, measure_events, measure_feedback, measures
 from sanctions_service.metrics import overdue_condition
 
 router = APIRouter(tags=["measures"])
+# Feedback is the implementing agency's own report of what it did: admins are refused (before the body is read).
+ImplementingAgency = Annotated[Principal, require_role("agency", admins=False)]
 
 FEEDBACK_CLOCK_SKEW = timedelta(minutes=5)
 VISIBLE_STATES = ("in_force", "suspended", "lifted")  # withheld/cancelled measures were never sent to the agency
@@ -61,7 +65,7 @@ def measure_view(row: Any) -> dict[str, Any]:
 @router.get("/v1/agencies/{agency}/measures", summary="Pull feed: the agency's measure events in order (cursor `since`)")
 async def agency_feed(
     runtime: RuntimeDep, agency: str, principal: AgencyOrAdmin,
-    since: int = Query(0, ge=0, description="cursor: the `next` of the previous page (0 = from the beginning)"),
+    since: int = Query(0, ge=0, le=MAX_BIGINT, description="cursor: the `next` of the previous page (0 = from the beginning)"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """The same events, with the same CloudEvents ids, as the agency's Kafka topic and webhooks."""
@@ -82,14 +86,15 @@ async def agency_feed(
     }
 
 
-@router.get("/v1/measures", summary="Measures, filtered by agency, state and feedback status")
+@router.get("/v1/measures", summary="Measures, filtered by agency, state and feedback status",
+            responses={404: problem_response(404, "`agency` names no implementing agency of the catalog")})
 async def list_measures(
     runtime: RuntimeDep, principal: AgencyOrAdmin,
     agency: str | None = None,
     state: Literal["in_force", "suspended", "lifted"] | None = None,
     feedback: Literal["overdue", "awaiting", "received"] | None = Query(
         None, description="overdue: in force, no feedback after the due working day; awaiting: no feedback yet"),
-    after: int = Query(0, ge=0, description="cursor: the `next` of the previous page"),
+    after: int = Query(0, ge=0, le=MAX_BIGINT, description="cursor: the `next` of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     if agency is not None:
@@ -152,12 +157,11 @@ def _feedback_view(row: Any) -> dict[str, Any]:
 
 @router.post("/v1/measures/{measure_id}/feedback", status_code=201,
              summary="The implementing agency reports what it did (applied | not_applicable | failed)",
-             responses={200: {"description": "the same report was already recorded (a retry); nothing new stored"}})
+             responses={200: {"description": "the same report was already recorded (a retry); nothing new stored"},
+                        409: problem_response(409, "the measure changed meanwhile; retry")})
 async def post_feedback(
-    request: Request, runtime: RuntimeDep, measure_id: str, feedback_in: FeedbackIn, principal: AgencyOrAdmin
+    request: Request, runtime: RuntimeDep, measure_id: str, feedback_in: FeedbackIn, principal: ImplementingAgency
 ) -> Any:
-    if principal.role != "agency":
-        raise Forbidden("feedback is reported by the implementing agency that owns the measure")
     row = await _load_measure(runtime, measure_id, principal)
     now = datetime.now(UTC)
     if feedback_in.at > now + FEEDBACK_CLOCK_SKEW:

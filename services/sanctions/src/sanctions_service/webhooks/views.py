@@ -5,15 +5,16 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from sqlalchemy import func, insert, select, update
 
 from jointcredit_common.auth import record_audit
 from jointcredit_common.errors import NotFound, ValidationFailed
-from sanctions_service.deps import AgencyOrAdmin, RuntimeDep, ensure_agency_access, known_agency
+from jointcredit_common.tables import MAX_BIGINT
+from sanctions_service.deps import AgencyOfPath, AgencyOrAdmin, RuntimeDep, ensure_agency_access, known_agency
 from sanctions_service.measures.models import webhook_attempts, webhook_deliveries, webhook_subscriptions
 from sanctions_service.webhooks.dispatcher import SECRET_CONTEXT
 
@@ -32,7 +33,8 @@ class SubscriptionIn(BaseModel):
 class RedriveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    delivery_ids: list[int] | None = Field(None, description="default: every dead delivery of the subscription")
+    delivery_ids: list[Annotated[int, Field(ge=1, le=MAX_BIGINT)]] | None = Field(
+        None, max_length=10_000, description="default: every dead delivery of the subscription")
 
 
 def _iso(value: Any) -> Any:
@@ -51,9 +53,8 @@ def _delivery_view(row: Any) -> dict[str, Any]:
 
 @router.post("/v1/agencies/{agency}/webhooks", status_code=201, summary="Register a webhook (admin or the agency itself)")
 async def create_subscription(
-    request: Request, runtime: RuntimeDep, agency: str, subscription_in: SubscriptionIn, principal: AgencyOrAdmin
+    request: Request, runtime: RuntimeDep, agency: str, subscription_in: SubscriptionIn, principal: AgencyOfPath
 ) -> dict[str, Any]:
-    ensure_agency_access(principal, agency)
     known_agency(agency)
     settings = runtime.settings
     if settings.environment == "production" and subscription_in.url.scheme != "https":
@@ -123,14 +124,16 @@ async def delete_subscription(request: Request, runtime: RuntimeDep, subscriptio
 @router.get("/v1/webhooks/{subscription_id}/deliveries", summary="Delivery log of a webhook")
 async def list_deliveries(
     runtime: RuntimeDep, subscription_id: str, principal: AgencyOrAdmin,
-    state: Literal["pending", "delivered", "dead", "cancelled"] | None = None, after: int = 0, limit: int = 100,
+    state: Literal["pending", "delivered", "dead", "cancelled"] | None = None,
+    after: int = Query(0, ge=0, le=MAX_BIGINT, description="cursor: the `next` of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     row = await _subscription(runtime, subscription_id, principal)
     query = select(webhook_deliveries).where(webhook_deliveries.c.subscription_id == row["id"], webhook_deliveries.c.id > after)
     if state:
         query = query.where(webhook_deliveries.c.state == state)
     async with runtime.sessionmaker() as session:
-        rows = (await session.execute(query.order_by(webhook_deliveries.c.id).limit(min(max(limit, 1), 1000)))).mappings().all()
+        rows = (await session.execute(query.order_by(webhook_deliveries.c.id).limit(limit))).mappings().all()
         counts = dict((await session.execute(
             select(webhook_deliveries.c.state, func.count()).where(webhook_deliveries.c.subscription_id == row["id"])
             .group_by(webhook_deliveries.c.state))).all())
@@ -138,7 +141,9 @@ async def list_deliveries(
 
 
 @router.get("/v1/webhooks/{subscription_id}/deliveries/{delivery_id}", summary="One delivery with every attempt")
-async def get_delivery(runtime: RuntimeDep, subscription_id: str, delivery_id: int, principal: AgencyOrAdmin) -> dict[str, Any]:
+async def get_delivery(
+    runtime: RuntimeDep, subscription_id: str, delivery_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)], principal: AgencyOrAdmin,
+) -> dict[str, Any]:
     row = await _subscription(runtime, subscription_id, principal)
     async with runtime.sessionmaker() as session:
         delivery = (await session.execute(select(webhook_deliveries).where(
