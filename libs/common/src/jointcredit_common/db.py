@@ -5,8 +5,10 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -19,9 +21,43 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": f"jointcredit-{settings.service_name}"}},
+        pool_pre_ping=settings.db_pool_pre_ping,
+        # A bounded connect: while the database is away, requests fail fast with 503 instead of hanging (asyncpg: 60 s).
+        connect_args={"server_settings": {"application_name": f"jointcredit-{settings.service_name}"},
+                      "timeout": settings.db_connect_timeout_seconds},
     )
+
+
+# The server is down, starting, shutting down, full, or dropped our connection: nothing about the request itself.
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,  # refused, reset, aborted (the postmaster is not listening)
+    TimeoutError,  # connect timeout
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01: fast shutdown terminated our session
+    asyncpg.CrashShutdownError,  # 57P02
+    asyncpg.PostgresConnectionError,  # 08xxx, incl. "connection does not exist"
+    asyncpg.TooManyConnectionsError,  # 53300
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database is unreachable rather than that the work is wrong:
+    callers answer 503 or retry later, instead of 500 or dead-lettering a good event."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE_ERRORS):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        orig = getattr(current, "orig", None)
+        stack.extend([orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__])
+    return False
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

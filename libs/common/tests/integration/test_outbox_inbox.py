@@ -189,3 +189,46 @@ async def test_a_record_that_is_not_a_cloudevent_goes_to_the_dead_letter_table(p
     async with platform.sessionmaker() as session:
         error = (await session.execute(select(dead_letters.c.error))).scalar_one()
     assert "missing CloudEvents headers" in error
+
+
+async def test_one_poll_is_applied_in_one_transaction_in_partition_order(platform):
+    """The consumer's fast path: a poll's events share one transaction (one xmin), and per-key order holds."""
+    ids = await stage(platform, 60)
+    await run_relay_until_drained(platform)
+    topic = f"{platform.settings.topic_prefix}.reports"
+    await read_topic(platform.settings.kafka_bootstrap_servers, topic, until=lambda e: len(e) >= 60)
+    consumer = recording_consumer(platform, [topic])
+    task = asyncio.create_task(consumer.run(platform.stop))
+    await wait_for(lambda: _count_effects(platform, 60))
+    platform.stop.set()
+    await task
+    async with platform.sessionmaker() as session:
+        rows = (await session.execute(text("SELECT value, xmin::text::bigint FROM effects ORDER BY n"))).all()
+    assert sorted(v for v, _ in rows) == sorted(f"r{n}" for n in range(60)) and len(ids) == 60
+    assert len({xmin for _, xmin in rows}) < 10, "events were committed one transaction each"
+    for subject in range(3):  # stage() gave report n to subject n % 3
+        numbers = [int(v[1:]) for v, _ in rows if int(v[1:]) % 3 == subject]
+        assert numbers == sorted(numbers)
+
+
+async def test_a_failing_event_inside_a_poll_changes_nothing_of_the_batch_then_the_rest_apply_once(platform):
+    """A handler error mid-batch rolls the whole batch back; one-by-one processing then applies the others once."""
+    await stage(platform, 12)
+    await run_relay_until_drained(platform)
+    topic = f"{platform.settings.topic_prefix}.reports"
+    await read_topic(platform.settings.kafka_bootstrap_servers, topic, until=lambda e: len(e) >= 12)
+    platform.settings.consumer_max_retries = 1
+    consumer = recording_consumer(platform, [topic], fail_for={"r6"})
+    task = asyncio.create_task(consumer.run(platform.stop))
+    await wait_for(lambda: _count_effects(platform, 11))
+    await asyncio.sleep(1.0)
+    platform.stop.set()
+    await task
+    values = [v for _, v in await effects(platform)]
+    assert sorted(values) == sorted(f"r{n}" for n in range(12) if n != 6)  # each once, r6 dead-lettered
+    async with platform.sessionmaker() as session:
+        assert (await session.execute(select(func.count()).select_from(dead_letters))).scalar_one() == 1
+
+
+async def _count_effects(platform, at_least: int) -> bool:
+    return len(await effects(platform)) >= at_least

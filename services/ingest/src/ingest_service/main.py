@@ -15,6 +15,7 @@ from ingest_service.departments.views import self_router as my_department_router
 from ingest_service.events.handlers import handlers
 from ingest_service.reports.service import purge_expired_idempotency_keys
 from ingest_service.reports.views import router as reports_router
+from ingest_service.reports.writer import install_writer, run_writer
 from ingest_service.settings import IngestSettings
 
 
@@ -35,8 +36,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             routers=[reports_router, commitments_router, my_department_router, departments_router, audit_router],
             consumers=[ConsumerSpec(name="ingest-status", topics=["ratings"], handlers=handlers)],
             topics=["reports", "commitments"],
-            on_startup=[seed_demo_departments],
-            background=[purge_expired_idempotency_keys],
+            on_startup=[seed_demo_departments, install_writer],
+            background=[purge_expired_idempotency_keys, run_writer],
             openapi_tags=[
                 {"name": "reports", "description": "Incident reports (single, batch), status, withdrawal"},
                 {"name": "commitments", "description": "承诺书: filing (departments) and public listing"},

@@ -16,3 +16,5 @@ class IngestSettings(ServiceSettings):
     # POST /v1/reports:batch: at most this many items (JSON array or NDJSON lines); one transaction per chunk.
     max_batch_items: int = 10_000
     batch_chunk_size: int = 500
+    # Single-report POSTs are committed in shared transactions by this many writer loops (reports/writer.py).
+    report_writers: int = 2

@@ -451,8 +451,13 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
     ``JC_CATALOG_PATH`` names another catalog file (another city, a later notice) for every service.
     """
-    path = path or (Path(os.environ["JC_CATALOG_PATH"]) if os.environ.get("JC_CATALOG_PATH") else None)
-    return _load_catalog_cached(path)
+    return _load_catalog_cached(path or _configured_path())
+
+
+@functools.cache
+def _configured_path() -> Path | None:
+    """Read once per process: services call load_catalog() on every request and event."""
+    return Path(os.environ["JC_CATALOG_PATH"]) if os.environ.get("JC_CATALOG_PATH") else None
 
 
 @functools.cache

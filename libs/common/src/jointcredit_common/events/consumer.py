@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jointcredit_common import faults, metrics
+from jointcredit_common.db import database_unavailable
 from jointcredit_common.events.envelope import CloudEvent, EnvelopeError
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import DeadLettered
@@ -28,6 +29,7 @@ from jointcredit_common.tracing import continue_trace, current_traceparent
 log = get_logger(__name__)
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+_CLAIM_INBOX = pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
 
 
 class EventConsumer:
@@ -71,11 +73,16 @@ class EventConsumer:
         try:
             while not stop.is_set():
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=self.settings.consumer_batch_max_records)
-                for tp, records in batches.items():
-                    for record in records:
-                        await self._process(record)
+                if batches:
+                    # Partitions side by side, each in order in its own transaction: a subject's events share a
+                    # partition (the key), so their order holds, while round trips to the database overlap.
+                    outcomes = await asyncio.gather(*(self._process_partition(records) for records in batches.values()),
+                                                    return_exceptions=True)
+                    for outcome in outcomes:  # every partition finished first; then the first failure, offsets uncommitted
+                        if isinstance(outcome, BaseException):
+                            raise outcome
                     # Only after every record's effect is committed in the database (aiokafka#929).
-                    await self.consumer.commit({tp: records[-1].offset + 1})
+                    await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
                 await self._report_lag()
         finally:
             self.ready.clear()
@@ -89,6 +96,69 @@ class EventConsumer:
                 continue
             position = await self.consumer.position(tp)
             metrics.CONSUMER_LAG.labels(self.service, self.name, tp.topic, tp.partition).set(max(highwater - position, 0))
+
+    async def _process_partition(self, records: list[ConsumerRecord]) -> None:
+        if not await self._process_batch(records):
+            for record in records:
+                await self._process(record)
+
+    async def _process_batch(self, records: list[ConsumerRecord]) -> bool:
+        """The common case, cheaply: one partition's polled records in ONE transaction — one inbox insert for all,
+        every handler in order, one commit. Returns False (having changed nothing) when anything is unusual — a
+        malformed envelope, a handler error — and the caller then takes the records one by one, with retries
+        and dead letters, in the same order. Per-key order holds either way: a partition is processed in order.
+        """
+        if len(records) < 2:
+            return False
+        work: list[tuple[ConsumerRecord, CloudEvent, Handler]] = []
+        ignored: list[CloudEvent] = []
+        seen: set[str] = set()
+        for record in records:
+            try:
+                event = CloudEvent.from_kafka(record.key, record.value, record.headers)
+            except EnvelopeError:
+                return False
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                ignored.append(event)
+            elif event.id not in seen:  # a relay re-publish can put one event twice into one poll
+                seen.add(event.id)
+                work.append((record, event, handler))
+        results: list[tuple[str, str]] = []
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                claimed = set(
+                    (
+                        await session.execute(
+                            _CLAIM_INBOX,  # executemany with RETURNING: one cached statement, rows sent in bulk
+                            [
+                                {"consumer": self.name, "event_id": event.id, "event_type": event.type,
+                                 "topic": record.topic, "partition": record.partition, "offset": record.offset}
+                                for record, event, _ in work
+                            ],
+                        )
+                    ).scalars()
+                ) if work else set()
+                for _, event, handler in work:
+                    if event.id not in claimed:
+                        results.append((event.type, "duplicate"))
+                        continue
+                    token = current_traceparent.set(continue_trace(event.traceparent))
+                    try:
+                        with metrics.HANDLER_LATENCY.labels(self.service, self.name, event.type).time():
+                            await handler(session, event)
+                    finally:
+                        current_traceparent.reset(token)
+                    results.append((event.type, "processed"))
+        except Exception as exc:  # noqa: BLE001 - nothing was committed; the one-by-one path retries and dead-letters
+            log.info("batch_fell_back", consumer=self.name, records=len(records), error=f"{type(exc).__name__}: {exc}")
+            return False
+        for event in ignored:
+            metrics.CONSUMED.labels(self.service, self.name, event.type, "ignored").inc()
+        for event_type, result in results:
+            metrics.CONSUMED.labels(self.service, self.name, event_type, result).inc()
+        faults.crash_point("consumer_after_commit")  # crash tests: effects committed, offsets not
+        return True
 
     async def _process(self, record: ConsumerRecord) -> None:
         try:
@@ -106,7 +176,7 @@ class EventConsumer:
             for attempt in range(1, self.settings.consumer_max_retries + 1):
                 try:
                     with metrics.HANDLER_LATENCY.labels(self.service, self.name, event.type).time():
-                        result = await self.handle_once(event, record, handler)
+                        result = await self._handle_once_database_up(event, record, handler)
                     metrics.CONSUMED.labels(self.service, self.name, event.type, result).inc()
                     faults.crash_point("consumer_after_commit")  # crash tests: effect committed, offset not
                     return
@@ -117,6 +187,18 @@ class EventConsumer:
             await self._dead_letter(record, event, last_error, attempts=self.settings.consumer_max_retries)
         finally:
             current_traceparent.reset(token)
+
+    async def _handle_once_database_up(self, event: CloudEvent, record: ConsumerRecord, handler: Handler) -> str:
+        """A lost database is not the event's fault: wait for it here — heartbeats go on, the group keeps our
+        partitions — rather than use up the event's retries and dead-letter a good event."""
+        while True:
+            try:
+                return await self.handle_once(event, record, handler)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                log.warning("database_unavailable", consumer=self.name, event_id=event.id, error=type(exc).__name__)
+                await asyncio.sleep(1.0)
 
     async def handle_once(self, event: CloudEvent, record: ConsumerRecord | None, handler: Handler) -> str:
         async with self.sessionmaker() as session, session.begin():

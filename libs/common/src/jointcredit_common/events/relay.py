@@ -64,6 +64,7 @@ class OutboxRelay:
         self.service = settings.service_name
         self._lock_key = zlib.crc32(f"jointcredit-relay-{settings.service_name}".encode())
         self._last_purge = 0.0
+        self._last_backlog = 0.0
         self.is_leader = False
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -98,6 +99,9 @@ class OutboxRelay:
                     )
                     waiter.cancel()
                     stopper.cancel()
+                    # Like a producer's linger: let concurrent commits land so one claim carries many rows,
+                    # instead of a claim + publish + mark round per committed request.
+                    await _wait(stop, self.settings.outbox_linger_seconds)
         finally:
             self.is_leader = False
             await conn.close(timeout=2)
@@ -136,6 +140,9 @@ class OutboxRelay:
     async def _housekeeping(self) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
+        if now - self._last_backlog < 1.0:  # a gauge: once a second is enough, not once per batch
+            return
+        self._last_backlog = now
         async with self.engine.connect() as conn:
             backlog = (await conn.execute(_BACKLOG)).scalar_one()
         metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from jointcredit_common.auth import Principal
+from jointcredit_common.auth import Principal, audit_row
 from jointcredit_common.catalog import Catalog
 from jointcredit_common.errors import (
     Conflict,
@@ -34,7 +34,6 @@ from jointcredit_common.errors import (
 )
 from jointcredit_common.logging import get_logger
 from jointcredit_common.tables import audit_log, outbox
-from jointcredit_common.tracing import current_traceparent
 from ingest_service.reports.models import idempotency_keys, reports
 from ingest_service.reports.schemas import ReportIn
 from ingest_service.reports.service import received_event, report_row, validate_report
@@ -157,7 +156,6 @@ async def store_batch(
         else:
             valid.append((index, *checked))
     batch_id = str(uuid.uuid4())
-    client_addr = request.client.host if request.client else None
     chunk_size = max(1, runtime.settings.batch_chunk_size)
     for start in range(0, len(valid), chunk_size):
         chunk = valid[start:start + chunk_size]
@@ -182,13 +180,10 @@ async def store_batch(
                         runtime.outbox.row(received_event(row, subject_id, report_in.subject.name), key=row["subject_key"])
                         for row, (_, report_in, subject_id) in fresh
                     ])
-                    traceparent = current_traceparent.get()
                     await session.execute(insert(audit_log), [
-                        {"actor_role": principal.role, "actor": principal.principal, "action": "report.create",
-                         "target_type": "report", "target_id": str(row["id"]),
-                         "detail": {"behavior": row["behavior"], "subject_key": row["subject_key"], "batch_id": batch_id,
-                                    "index": index},
-                         "client_addr": client_addr, "traceparent": traceparent}
+                        audit_row(principal=principal, action="report.create", target_type="report", target_id=str(row["id"]),
+                                  detail={"behavior": row["behavior"], "subject_key": row["subject_key"],
+                                          "batch_id": batch_id, "index": index}, request=request)
                         for row, (index, _, _) in fresh
                     ])
         except Exception:  # noqa: BLE001 - a failed chunk must not hide the other chunks' results

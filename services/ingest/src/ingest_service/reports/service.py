@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, case, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,12 +112,24 @@ def received_event(row: dict[str, Any], subject_id: str, name: str) -> ReportRec
     )
 
 
+def accepted_body(row: dict[str, Any]) -> dict[str, Any]:
+    """The 202 answer to a stored report."""
+    return {
+        "id": str(row["id"]),
+        "status": "received",
+        "received_at": row["received_at"].isoformat(),
+        "subject": {"type": row["subject_type"], "key": row["subject_key"]},
+        "behavior": row["behavior"],
+        "links": {"self": f"/v1/reports/{row['id']}"},
+    }
+
+
 async def create_report(
     session: AsyncSession, *, report_in: ReportIn, subject_id: str, principal: Principal, cipher: PiiCipher,
     hasher: PiiHasher, outbox: Outbox,
 ) -> dict[str, Any]:
     row = report_row(report_in, subject_id, principal=principal, cipher=cipher, hasher=hasher)
-    await session.execute(insert(reports).values(row))
+    await session.execute(insert(reports), row)
     await outbox.add(session, received_event(row, subject_id, report_in.subject.name), key=row["subject_key"])
     return row
 
@@ -255,13 +267,20 @@ async def apply_classification(session: AsyncSession, data: dict[str, Any]) -> N
     A report withdrawn before its classification arrived stays ``withdrawn`` but still records the outcome it had,
     so the history is complete. Only the first classification counts (safe if delivered twice).
     """
-    await session.execute(
-        update(reports)
-        .where(reports.c.id == uuid.UUID(data["report_id"]), reports.c.classified_at.is_(None))
-        .values(status=case((reports.c.status == "received", "classified"), else_=reports.c.status),
-                outcome=data["outcome"], clause_codes=data["clause_codes"],
-                reason_zh=data["reason_zh"], classified_at=datetime.fromisoformat(data["classified_at"]))
-    )
+    await session.execute(_APPLY_CLASSIFICATION, {
+        "p_id": uuid.UUID(data["report_id"]), "p_outcome": data["outcome"], "p_clause_codes": data["clause_codes"],
+        "p_reason_zh": data["reason_zh"], "p_classified_at": datetime.fromisoformat(data["classified_at"]),
+    })
+
+
+# Built once with bind parameters: one compiled statement for every report.classified event.
+_APPLY_CLASSIFICATION = (
+    update(reports)
+    .where(reports.c.id == bindparam("p_id"), reports.c.classified_at.is_(None))
+    .values(status=case((reports.c.status == "received", "classified"), else_=reports.c.status),
+            outcome=bindparam("p_outcome"), clause_codes=bindparam("p_clause_codes"),
+            reason_zh=bindparam("p_reason_zh"), classified_at=bindparam("p_classified_at"))
+)
 
 
 # --- withdrawal ----------------------------------------------------------------------------------------

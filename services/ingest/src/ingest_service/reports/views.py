@@ -1,19 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from jointcredit_common.auth import Principal, record_audit, require_role
+from jointcredit_common.auth import Principal, audit_row, record_audit, require_role
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import UnsupportedMediaType
+from jointcredit_common.openapi import problem_response
 from jointcredit_common.service import ServiceRuntime
 from ingest_service.departments.service import ReportingDepartment
 from ingest_service.http import JsonWriteRoute, is_json_media
 from ingest_service.reports import batch as batches
 from ingest_service.reports import service
+from ingest_service.reports.writer import PendingReport
 from ingest_service.reports.schemas import BatchResult, ReportIn, ReportOut, ReportPage, WithdrawIn
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=JsonWriteRoute)
@@ -26,6 +28,9 @@ IdempotencyKey = Annotated[
 ]
 
 
+KEY_REUSED = problem_response(409, "The Idempotency-Key was already used with another body or path")
+
+
 class _KeyTaken(Exception):
     """A concurrent request with the same Idempotency-Key committed first."""
 
@@ -35,7 +40,7 @@ def _runtime(request: Request) -> ServiceRuntime:
 
 
 @router.post("", status_code=202, summary="Report an incident about an enterprise or a citizen",
-             responses={202: {"description": "Accepted; classification follows asynchronously"}})
+             responses={202: {"description": "Accepted; classification follows asynchronously"}, 409: KEY_REUSED})
 async def post_report(
     request: Request,
     principal: ReportingDepartment,
@@ -44,7 +49,9 @@ async def post_report(
 ) -> JSONResponse:
     runtime = _runtime(request)
     catalog = load_catalog()
-    fingerprint = service.request_fingerprint(await request.body(), path=request.url.path) if idempotency_key else ""
+    if not idempotency_key:
+        return await _post_report_grouped(request, runtime, principal, report_in, catalog)
+    fingerprint = service.request_fingerprint(await request.body(), path=request.url.path)
     for _ in range(2):
         try:
             async with runtime.sessionmaker() as session, session.begin():
@@ -60,14 +67,7 @@ async def post_report(
                     session, report_in=report_in, subject_id=subject_id, principal=principal,
                     cipher=runtime.cipher, hasher=runtime.hasher, outbox=runtime.outbox,
                 )
-                body = {
-                    "id": str(row["id"]),
-                    "status": "received",
-                    "received_at": row["received_at"].isoformat(),
-                    "subject": {"type": row["subject_type"], "key": row["subject_key"]},
-                    "behavior": row["behavior"],
-                    "links": {"self": f"/v1/reports/{row['id']}"},
-                }
+                body = service.accepted_body(row)
                 if idempotency_key and not await service.remember_idempotent(
                     session, department=principal.principal, key=idempotency_key, fingerprint=fingerprint,
                     status_code=202, response=body, ttl_hours=runtime.settings.idempotency_ttl_hours,
@@ -82,8 +82,25 @@ async def post_report(
     raise RuntimeError("idempotency key race did not settle")
 
 
+async def _post_report_grouped(
+    request: Request, runtime: ServiceRuntime, principal: Principal, report_in: ReportIn, catalog: Any
+) -> JSONResponse:
+    """Without an Idempotency-Key: validated here, stored by the group-commit writer (writer.py), 202 after commit."""
+    subject_id = service.validate_report(report_in, principal=principal, catalog=catalog, today=service.today_in_china())
+    row = service.report_row(report_in, subject_id, principal=principal, cipher=runtime.cipher, hasher=runtime.hasher)
+    body = service.accepted_body(row)
+    await runtime.extras["report_writer"].store(PendingReport(
+        report=row,
+        event=runtime.outbox.row(service.received_event(row, subject_id, report_in.subject.name), key=row["subject_key"]),
+        audit=audit_row(principal=principal, action="report.create", target_type="report", target_id=body["id"],
+                        detail={"behavior": row["behavior"], "subject_key": row["subject_key"]}, request=request),
+    ))
+    return JSONResponse(body, status_code=202, headers={"Location": body["links"]["self"]})
+
+
 @router.post(
     ":batch", response_model=BatchResult, summary="Report many incidents at once (JSON array or NDJSON), per-item results",
+    responses={409: KEY_REUSED},
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/ReportIn"}}},
         "application/x-ndjson": {"schema": {"type": "string", "description": "one report (JSON object) per line"}},
@@ -115,7 +132,8 @@ async def post_batch(request: Request, principal: ReportingDepartment, idempoten
 
 
 @router.post("/{report_id}/withdraw", response_model=ReportOut,
-             summary="Withdraw a report (e.g. the penalty was revoked on appeal); everything built on it is undone")
+             summary="Withdraw a report (e.g. the penalty was revoked on appeal); everything built on it is undone",
+             responses={409: problem_response(409, "The report was already withdrawn")})
 async def withdraw_report(request: Request, report_id: str, body: WithdrawIn, principal: ReportingDepartment) -> ReportOut:
     runtime = _runtime(request)
     async with runtime.sessionmaker() as session, session.begin():

@@ -39,6 +39,12 @@ REPAIRED_ZH = "信用修复申请经初审、复核、终审批准，停止公�
 EXPIRED_ZH = "公示期届满，自动移出名单，停止公示、停止共享并解除相关措施"
 
 
+# Statements built once, executed with parameters: SQLAlchemy caches their compiled form (per-call .values()
+# would rebuild and re-key them on every event).
+_INSERT_SUBJECT = pg_insert(subjects).on_conflict_do_nothing()
+_INSERT_CLASSIFICATION = pg_insert(classifications).on_conflict_do_nothing().returning(classifications.c.report_id)
+
+
 def today_in_china() -> date:
     return (datetime.now(UTC) + timedelta(hours=8)).date()
 
@@ -75,21 +81,18 @@ async def classify_report(
         subject_has_active_dishonest_record=await has_active_dishonest_record(session, subject.key),
     )
     await session.execute(
-        pg_insert(subjects)
-        .values(key=subject.key, type=subject.type, display_id=subject.display_id, display_name=subject.display_name,
-                id_encrypted=subject.id_encrypted, name_encrypted=subject.name_encrypted)
-        .on_conflict_do_nothing()
+        _INSERT_SUBJECT,
+        dict(key=subject.key, type=subject.type, display_id=subject.display_id, display_name=subject.display_name,
+             id_encrypted=subject.id_encrypted, name_encrypted=subject.name_encrypted),
     )
     record_id = uuid.uuid4() if decision.list else None
     now = datetime.now(UTC)
     inserted = await session.execute(
-        pg_insert(classifications)
-        .values(report_id=uuid.UUID(report.report_id), subject_key=subject.key, department=report.department,
-                behavior=report.behavior, outcome=decision.outcome, clause_codes=decision.clause_codes,
-                reason_zh=decision.reason_zh, decision=decision.model_dump(mode="json"), record_id=record_id,
-                catalog=decision.catalog, decided_at=now)
-        .on_conflict_do_nothing()
-        .returning(classifications.c.report_id)
+        _INSERT_CLASSIFICATION,
+        dict(report_id=uuid.UUID(report.report_id), subject_key=subject.key, department=report.department,
+             behavior=report.behavior, outcome=decision.outcome, clause_codes=decision.clause_codes,
+             reason_zh=decision.reason_zh, decision=decision.model_dump(mode="json"), record_id=record_id,
+             catalog=decision.catalog, decided_at=now),
     )
     if inserted.first() is None:  # already classified (a second delivery past the inbox): change nothing
         return {"outcome": decision.outcome, "duplicate": True}
@@ -101,7 +104,8 @@ async def classify_report(
         # years later) is kept as history but never published: no listing, no measures to issue and lift.
         ended_before_listing = decision.publicity_ends_on is not None and decision.publicity_ends_on < as_of
         await session.execute(
-            insert(credit_records).values(
+            insert(credit_records),
+            dict(
                 id=record_id, report_id=uuid.UUID(report.report_id), subject_key=subject.key, department=report.department,
                 list=decision.list, behavior=report.behavior, clause_codes=decision.clause_codes, tier=decision.tier,
                 state="expired" if ended_before_listing else "active",
