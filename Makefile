@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PACKAGES := libs/common services/ingest services/rating services/sanctions services/repair
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-e2e test-crash bench venv clean
+.PHONY: run test test-e2e test-crash test-faults bench bench-scale venv clean
 
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -30,9 +30,21 @@ test-e2e: $(STAMP)
 test-crash: $(STAMP)
 	$(PY) -m pytest -m crash
 
-## make bench: load benchmark of the embedded stack next to its parts' ceilings (JSON in var/bench-results.json)
+## make test-faults: kill -9 each service, restart PostgreSQL and the broker, pause a consumer — under load — then
+## reconcile the four databases and the topics (docs/reliability.md; each run's figures in var/faults/)
+test-faults: $(STAMP)
+	$(PY) -m pytest -m faults tests/faults
+
+## make bench: load benchmark of the embedded stack next to its parts' ceilings; writes its section of
+## docs/benchmarks.md (JSON in var/bench-results.json; BENCH_PROFILE=1 adds py-spy flame graphs in var/profiles/)
 bench: $(STAMP)
-	$(PY) -m bench.run --duration $${BENCH_SECONDS:-30} --concurrency $${BENCH_CONCURRENCY:-32}
+	$(PY) -m bench.run --duration $${BENCH_SECONDS:-30} --concurrency $${BENCH_CONCURRENCY:-32} $(if $(BENCH_PROFILE),--profile)
+
+## make bench-scale: rating's reads at 10k / 100k / 1M subjects (~5M records; ~35 GB of disk while it runs, ~1 h)
+## (JSON in var/bench-scale.json, section in docs/benchmarks.md)
+bench-scale: $(STAMP)
+	$(PY) -m bench.scale --steps $${SCALE_STEPS:-10000,100000,1000000} --requests $${SCALE_REQUESTS:-1000} \
+		--concurrency $${SCALE_CONCURRENCY:-8}
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -90,6 +90,8 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60.0) -> "EmbeddedPostgres":
         user = self._user_kwargs()
+        # postgres resolves relative paths (socket directory) against its data directory, not our cwd
+        self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if user:
             shutil.chown(self.data_dir, user["user"], user.get("group"))
@@ -230,6 +232,49 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def stack_env(bootstrap: str, credentials_path: Path, **overrides: str) -> dict[str, str]:
+    """What the four services share on one machine: the broker, the demo credentials, and consumer-group timings
+    short enough for tansu (it completes a group join only after half the session timeout; DESIGN §7)."""
+    return {
+        "JC_ENVIRONMENT": "development",
+        "JC_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "JC_BOOTSTRAP_CREDENTIALS_FILE": str(credentials_path.resolve()),
+        "JC_LOG_JSON": "true",
+        "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
+        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
+        **overrides,
+    }
+
+
+def start_services(
+    admin_url: str,
+    shared_env: Mapping[str, str],
+    *,
+    names: list[str] | None = None,
+    ports: Mapping[str, int] | None = None,
+    log_dir: Path | None = None,
+    ready_timeout: float = 120.0,
+) -> dict[str, ServiceProcess]:
+    """Create each service's database on ``admin_url``, start the services (``ports``: default the dev ports) and
+    wait until every one is ready. ``make run``, the fault suite and the benchmark start the system this one way."""
+    names = list(names or SERVICES)
+    create_databases(admin_url, names)
+    procs: dict[str, ServiceProcess] = {}
+    for name in names:
+        port = (ports or {}).get(name, SERVICES[name][1])
+        env = {**shared_env, f"{name.upper()}_DATABASE_URL": database_url(admin_url, name)}
+        log_path = log_dir / f"{name}.log" if log_dir else None
+        procs[name] = ServiceProcess(name, port, env, log_path=log_path).start()
+    try:
+        for proc in procs.values():
+            proc.wait_ready(timeout=ready_timeout)
+    except BaseException:
+        for proc in procs.values():
+            proc.stop()
+        raise
+    return procs
 
 
 def _run_coroutine(coro_fn) -> None:  # noqa: ANN001

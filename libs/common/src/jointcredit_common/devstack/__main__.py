@@ -18,8 +18,8 @@ from jointcredit_common.devstack import (
     EmbeddedKafka,
     EmbeddedPostgres,
     ServiceProcess,
-    create_databases,
-    database_url,
+    stack_env,
+    start_services,
 )
 from jointcredit_common.devstack.credentials import ensure_dev_credentials
 
@@ -64,25 +64,13 @@ def run(var_dir: Path, services: list[str]) -> int:
         kafka = EmbeddedKafka(port, log_path=var_dir / "log" / "broker.log").start()
         bootstrap = kafka.bootstrap
 
-    create_databases(admin_url, services)
     credentials_path = var_dir / "dev-credentials.json"
     ensure_dev_credentials(credentials_path, _agency_codes())
-
-    shared = {
-        "JC_ENVIRONMENT": "development",
-        "JC_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "JC_BOOTSTRAP_CREDENTIALS_FILE": str(credentials_path.resolve()),
-        "JC_LOG_JSON": os.environ.get("JC_LOG_JSON", "true"),
-        # tansu completes a consumer-group join after half the session timeout (see DESIGN §7 notes)
-        "JC_CONSUMER_SESSION_TIMEOUT_MS": os.environ.get("JC_CONSUMER_SESSION_TIMEOUT_MS", "4000"),
-        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": os.environ.get("JC_CONSUMER_HEARTBEAT_INTERVAL_MS", "800"),
-    }
-    for name in services:
-        _, port = SERVICES[name]
-        env = {**shared, f"{name.upper()}_DATABASE_URL": database_url(admin_url, name)}
-        procs.append(ServiceProcess(name, port, env, log_path=var_dir / "log" / f"{name}.log").start())
-    for proc in procs:
-        proc.wait_ready(timeout=120)
+    # Each of these may be overridden from the environment of `make run`.
+    overrides = {k: os.environ[k] for k in ("JC_LOG_JSON", "JC_CONSUMER_SESSION_TIMEOUT_MS", "JC_CONSUMER_HEARTBEAT_INTERVAL_MS")
+                 if k in os.environ}
+    procs.extend(start_services(admin_url, stack_env(bootstrap, credentials_path, **overrides), names=services,
+                                log_dir=var_dir / "log").values())
 
     print(f"\njointcredit is up in {time.monotonic() - started:.1f}s\n")
     for proc in procs:
