@@ -307,7 +307,8 @@ class Bench:
         os.chmod(self.work, 0o755)
         self.results: dict = {"machine": machine(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
                               "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
-                              "duration_s": args.duration, "concurrency": args.concurrency}
+                              "duration_s": args.duration, "concurrency": args.concurrency,
+                              "load_average_at_start": os.getloadavg()}
 
     async def run(self) -> dict:
         postgres = EmbeddedPostgres(self.work / "postgres", free_port()).start()  # fsync on, as in make run
@@ -423,11 +424,11 @@ class Bench:
                 "max_backlog_and_lag": sampler.max_between(began, time.time())}
 
             # Batches: how fast ingest takes them, and how fast the pipeline classifies them.
-            before, began = cpu.read(), time.time()
+            before, began, seen_before = cpu.read(), time.time(), len(classified.first)
+            # Bounded (--batch-seconds): ingest takes batches far faster than the pipeline classifies them.
             batch = await asyncio.to_thread(loadgen, url, token, self.work / "batch.json", mode="batch",
-                                            duration=args.duration, concurrency=4, batch_size=500, start=30_000_000)
-            seen_before = len(classified.first)
-            deadline = time.monotonic() + 900
+                                            duration=args.batch_seconds, concurrency=2, batch_size=500, start=30_000_000)
+            deadline = time.monotonic() + 600
             while len(classified.first) - seen_before < batch["accepted_items"] and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
             last = max(classified.first.values())
@@ -486,7 +487,8 @@ def render(r: dict) -> str:
         "",
         f"- Command: `{r['command']}` (`make bench`; BENCH_SECONDS={r['duration_s']:g}, BENCH_CONCURRENCY={r['concurrency']})",
         f"- Machine: {r['machine']}; everything (PostgreSQL with fsync on, tansu, four services, the load generator) on it",
-        f"- Date: {r['date']}",
+        f"- Date: {r['date']}; load average when it started (1/5/15 min): "
+        + " / ".join(f"{x:.1f}" for x in r.get("load_average_at_start", ())),
         "",
         "| ceiling of a part, same run | per second |",
         "| --- | --- |",
@@ -563,6 +565,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=30)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--batch-seconds", type=float, default=5, help="how long batches are posted (then drained)")
     parser.add_argument("--profile", action="store_true", help="py-spy flame graphs of each service (var/profiles/)")
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-results.json")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md",
