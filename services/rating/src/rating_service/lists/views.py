@@ -13,20 +13,17 @@ Paging is keyset (newest publicity first): pass ``next_cursor`` back as ``cursor
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import Select, func, literal_column, or_, select, tuple_
 
 from jointcredit_common.catalog import load_catalog
-from jointcredit_common.errors import ValidationFailed
-from jointcredit_common.pii import InvalidIdentifier, normalize_subject_id
+from jointcredit_common.pii import InvalidIdentifier, PiiHasher, normalize_subject_id
 from jointcredit_common.service import ServiceRuntime
+from rating_service.paging import decode_cursor, encode_cursor
 from rating_service.records.models import credit_records, subjects
 from rating_service.records.service import LIVE_STATES, today_in_china
 
@@ -37,28 +34,74 @@ DISPUTED_ZH = "异议处理中"
 PUBLISHED_ZH = "公示中"
 
 
-def encode_cursor(starts_on: date, record_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(json.dumps([starts_on.isoformat(), str(record_id)]).encode()).decode().rstrip("=")
+__all__ = ["decode_cursor", "encode_cursor", "public_list_query", "router"]
+
+# Constants in the SQL text, not parameters: the partial and expression indexes of migrations 0002/0003 must
+# match in a generic (prepared) plan too, where a parameter's value is unknown to the planner.
+LIVE = credit_records.c.state.in_([literal_column(f"'{state}'") for state in LIVE_STATES])
+# "enterprise:<USCC>" | "citizen:<hash>": the subject type of a record without joining subjects (indexed, 0003).
+SUBJECT_TYPE_OF_KEY = func.split_part(credit_records.c.subject_key, literal_column("':'"), literal_column("1"))
+# The distinct bigrams of a subject's displayed name and ID, GIN-indexed (0003): a name fragment's must all be there.
+SUBJECT_BIGRAMS = func.rating_subject_bigrams(subjects.c.display_name, subjects.c.display_id)
 
 
-def decode_cursor(cursor: str) -> tuple[date, uuid.UUID]:
-    try:
-        starts_on, record_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return date.fromisoformat(starts_on), uuid.UUID(record_id)
-    except (binascii.Error, ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("cursor is not one this API returned", field="query.cursor") from exc
+# What a public item shows; not the pre-listing notice (kilobytes of JSON each, TOASTed: never read for a page).
+PUBLIC_COLUMNS = [credit_records.c[name] for name in (
+    "id", "list", "behavior", "clause_codes", "tier", "state", "publicity_starts_on", "publicity_ends_on", "measures",
+    "evidence", "reason_zh", "catalog")]
 
 
-def _search_condition(runtime: ServiceRuntime, q: str) -> Any:
+def subject_key_of(hasher: PiiHasher, q: str) -> str | None:
+    """The subject key ``q`` names if it is a full USCC or resident ID (citizens via the keyed hash)."""
     for subject_type in ("enterprise", "citizen"):
         try:
             normalized = normalize_subject_id(subject_type, q)
         except InvalidIdentifier:
             continue
-        key = f"enterprise:{normalized}" if subject_type == "enterprise" else f"citizen:{runtime.hasher.keyed_hash(normalized)}"
-        return credit_records.c.subject_key == key
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return or_(subjects.c.display_name.ilike(pattern, escape="\\"), subjects.c.display_id.ilike(pattern, escape="\\"))
+        return f"enterprise:{normalized}" if subject_type == "enterprise" else f"citizen:{hasher.keyed_hash(normalized)}"
+    return None
+
+
+def public_list_query(
+    list_key: str, *, today: date, limit: int, subject_key: str | None = None, name_fragment: str | None = None,
+    subject_type: str | None = None, after: tuple[date, uuid.UUID] | None = None,
+) -> Select:
+    """One page of a public list, newest publicity first: ``limit + 1`` rows (the extra one says "there is more").
+
+    Served by the partial index ``credit_records_public_page`` (list, publicity_starts_on DESC, id DESC) or, with
+    a type filter, ``credit_records_public_page_type`` (0003); the cursor is a keyset seek into it."""
+    query = (
+        select(*PUBLIC_COLUMNS, subjects.c.type.label("subject_type"), subjects.c.display_id, subjects.c.display_name)
+        .join(subjects, subjects.c.key == credit_records.c.subject_key)
+        .where(
+            credit_records.c.list == list_key,
+            LIVE,
+            credit_records.c.publicity_starts_on <= today,
+            credit_records.c.publicity_ends_on >= today,
+        )
+        .order_by(credit_records.c.publicity_starts_on.desc(), credit_records.c.id.desc())
+        .limit(limit + 1)
+    )
+    if subject_key is not None:
+        query = query.where(credit_records.c.subject_key == subject_key)
+    if name_fragment is not None:
+        pattern = "%" + name_fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(subjects.c.display_name.ilike(pattern, escape="\\"),
+                                subjects.c.display_id.ilike(pattern, escape="\\")))
+        if len(name_fragment) >= 2:  # candidates from the bigram index (0003); the ILIKE above rechecks them
+            query = query.where(SUBJECT_BIGRAMS.op("@>", is_comparison=True)(func.rating_bigrams(name_fragment)))
+    if subject_type is not None:
+        query = query.where(SUBJECT_TYPE_OF_KEY == literal_column(f"'{_subject_type(subject_type)}'"),
+                            subjects.c.type == subject_type)
+    if after is not None:
+        query = query.where(tuple_(credit_records.c.publicity_starts_on, credit_records.c.id) < tuple_(*after))
+    return query
+
+
+def _subject_type(value: str) -> str:
+    if value not in ("enterprise", "citizen"):  # it is written into the SQL text
+        raise ValueError(f"unknown subject type {value!r}")
+    return value
 
 
 def public_item(row: Any) -> dict[str, Any]:
@@ -105,26 +148,12 @@ async def get_public_list(
 ) -> dict[str, Any]:
     runtime: ServiceRuntime = request.app.state.runtime
     today = today_in_china()
-    query = (
-        select(credit_records, subjects.c.type.label("subject_type"), subjects.c.display_id, subjects.c.display_name)
-        .join(subjects, subjects.c.key == credit_records.c.subject_key)
-        .where(
-            credit_records.c.list == list_key,
-            credit_records.c.state.in_(LIVE_STATES),
-            credit_records.c.publicity_starts_on <= today,
-            credit_records.c.publicity_ends_on >= today,
-        )
-        .order_by(credit_records.c.publicity_starts_on.desc(), credit_records.c.id.desc())
-        .limit(limit + 1)
-    )
     q = q.strip() if q else None
-    if q:
-        query = query.where(_search_condition(runtime, q))
-    if subject_type:
-        query = query.where(subjects.c.type == subject_type)
-    if cursor:
-        after_date, after_id = decode_cursor(cursor)
-        query = query.where(tuple_(credit_records.c.publicity_starts_on, credit_records.c.id) < tuple_(after_date, after_id))
+    key = subject_key_of(runtime.hasher, q) if q else None
+    query = public_list_query(
+        list_key, today=today, limit=limit, subject_key=key, name_fragment=q if q and key is None else None,
+        subject_type=subject_type, after=decode_cursor(cursor) if cursor else None,
+    )
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(query)).mappings().all()
     page, more = rows[:limit], len(rows) > limit

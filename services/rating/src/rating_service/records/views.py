@@ -49,6 +49,12 @@ async def requester(request: Request, subject_type: str, creds: HTTPAuthorizatio
     return PUBLIC
 
 
+# What the subject view shows of each record; not the pre-listing notice (kilobytes of TOASTed JSON each).
+SUBJECT_RECORD_COLUMNS = [credit_records.c[name] for name in (
+    "id", "report_id", "list", "behavior", "clause_codes", "tier", "state", "publicity_starts_on", "publicity_ends_on",
+    "measures", "suppressed_measures", "reason_zh", "evidence", "ended_at", "end_reason")]
+
+
 @router.get("/v1/subjects/{subject_type}/{subject_id}", summary="A subject's records, lists and publicity dates")
 async def get_subject(
     request: Request, subject_type: Literal["enterprise", "citizen"], subject_id: str, creds: Bearer
@@ -61,7 +67,8 @@ async def get_subject(
         if subject is None:
             raise NotFound("no credit information about this subject", field="path.id")
         records = (await session.execute(
-            select(credit_records).where(credit_records.c.subject_key == key).order_by(credit_records.c.created_at)
+            select(*SUBJECT_RECORD_COLUMNS).where(credit_records.c.subject_key == key)
+            .order_by(credit_records.c.created_at, credit_records.c.id)
         )).mappings().all()
         decided = (await session.execute(
             select(classifications.c.report_id, classifications.c.outcome, classifications.c.clause_codes,

@@ -30,6 +30,10 @@ from rating_service.reports.model import (
 from rating_service.reports.pdf import BEIJING
 
 UNNAMED_ZH = "（未登记名称）"
+# What the report prints of each record; not the pre-listing notice (kilobytes of TOASTed JSON each).
+REPORT_RECORD_COLUMNS = [credit_records.c[name] for name in (
+    "id", "list", "behavior", "clause_codes", "tier", "state", "occurred_on", "publicity_starts_on", "publicity_ends_on",
+    "evidence", "measures", "ended_at")]
 
 
 def new_verification_id(now: datetime) -> str:
@@ -57,8 +61,9 @@ async def build_credit_report(
     if subject is None:
         raise NotFound("no credit information about this subject", field="path.id")
     rows = (await session.execute(
-        select(credit_records).where(credit_records.c.subject_key == subject_key)
-        .order_by(credit_records.c.created_at, credit_records.c.id)
+        select(*REPORT_RECORD_COLUMNS).where(credit_records.c.subject_key == subject_key)
+        # Chronological by incident; records classified in one transaction share created_at, so it only breaks ties.
+        .order_by(credit_records.c.occurred_on, credit_records.c.created_at, credit_records.c.id)
     )).mappings().all()
 
     records, lists, measures, repairs = [], {}, {}, []
