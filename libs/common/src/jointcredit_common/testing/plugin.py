@@ -190,6 +190,10 @@ def service_env(infra: Infra, name: str, *, database: str, topic_prefix: str, cr
         "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
         "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
         "JC_LOG_JSON": "true",
+        # A test's one client may call faster than a real one: limits off here, tested on their own with explicit
+        # settings (tests/hostile/test_rate_limits.py), which win over these.
+        "JC_RATE_LIMIT_PER_SECOND": "0",
+        "JC_ANONYMOUS_RATE_LIMIT_PER_SECOND": "0",
     }
 
 
