@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.testing.factories import resident_id, uscc
 
+DISTRICTS = ("210202", "210203", "210204", "210211", "210212", "210213", "210214")  # Dalian's districts
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
 
@@ -20,8 +21,11 @@ def report(n: int, rng: random.Random) -> dict:
     if subject_type == "enterprise":
         subject = {"type": "enterprise", "id": uscc(n), "name": f"大连第{n}号商贸有限公司"}
     else:
-        born = date(1960, 1, 1) + timedelta(days=n % 15000)
-        subject = {"type": "citizen", "id": resident_id(n, born=born), "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)}
+        # One citizen per n (birth date x sequence x district: 210 million): phases of a run must not share subjects,
+        # or a subject's events from an earlier phase are taken for a later one's.
+        born = date(1940, 1, 1) + timedelta(days=(n // 1000) % 30000)
+        region = DISTRICTS[(n // 30_000_000) % len(DISTRICTS)]
+        subject = {"type": "citizen", "id": resident_id(n, born=born, region=region), "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)}
     # Recent incidents: a penalty decided in 2020 is past its publicity period today and issues no measures.
     occurred = date.today() - timedelta(days=rng.randrange(30, 90))
     body: dict = {"subject": subject, "behavior": behavior.code, "occurred_on": occurred.isoformat(),
