@@ -131,11 +131,7 @@ class EventConsumer:
                     (
                         await session.execute(
                             _CLAIM_INBOX,  # executemany with RETURNING: one cached statement, rows sent in bulk
-                            [
-                                {"consumer": self.name, "event_id": event.id, "event_type": event.type,
-                                 "topic": record.topic, "partition": record.partition, "offset": record.offset}
-                                for record, event, _ in work
-                            ],
+                            [self._inbox_row(event, record) for record, event, _ in work],
                         )
                     ).scalars()
                 ) if work else set()
@@ -200,21 +196,15 @@ class EventConsumer:
                 log.warning("database_unavailable", consumer=self.name, event_id=event.id, error=type(exc).__name__)
                 await asyncio.sleep(1.0)
 
+    def _inbox_row(self, event: CloudEvent, record: ConsumerRecord | None) -> dict:
+        """The inbox row claiming ``event`` for this consumer (one statement, _CLAIM_INBOX, for one or many)."""
+        return {"consumer": self.name, "event_id": event.id, "event_type": event.type,
+                "topic": record.topic if record else None, "partition": record.partition if record else None,
+                "offset": record.offset if record else None}
+
     async def handle_once(self, event: CloudEvent, record: ConsumerRecord | None, handler: Handler) -> str:
         async with self.sessionmaker() as session, session.begin():
-            claimed = await session.execute(
-                pg_insert(inbox)
-                .values(
-                    consumer=self.name,
-                    event_id=event.id,
-                    event_type=event.type,
-                    topic=record.topic if record else None,
-                    partition=record.partition if record else None,
-                    offset=record.offset if record else None,
-                )
-                .on_conflict_do_nothing()
-                .returning(inbox.c.event_id)
-            )
+            claimed = await session.execute(_CLAIM_INBOX, self._inbox_row(event, record))
             if claimed.first() is None:
                 return "duplicate"
             await handler(session, event)
