@@ -33,12 +33,17 @@ from jointcredit_common.devstack import (
     start_services,
 )
 from jointcredit_common.devstack.credentials import ensure_dev_credentials
-from jointcredit_common.service import ensure_topics
+from jointcredit_common.service import DEFAULT_PARTITIONS, ensure_topics
 from jointcredit_common.testing.plugin import token_of
 
 SESSION_TIMEOUT_MS = 4000
+TOPIC_PARTITIONS = DEFAULT_PARTITIONS  # as the services create them at start-up, and the broker restart below
 ROOT = Path(__file__).resolve().parents[2]
-FENCED = "local member_id was not recognized"  # aiokafka, on a heartbeat the coordinator refuses: evicted
+# What aiokafka logs when a member comes back to a group that went on without it (the coordinator refuses its
+# member id or its generation); which one depends on what the thawed member does first — heartbeat, offset
+# commit or rejoin — i.e. on timing.
+FENCED = ("local member_id was not recognized", "generation id is not", "failed due to unknown member id",
+          "group has already rebalanced")
 
 
 def deployed_topics() -> list[str]:
@@ -172,7 +177,7 @@ class FaultStack:
         self._signal_services(signal.SIGSTOP)
         try:
             await asyncio.to_thread(self.kafka.start)
-            await ensure_topics(self.kafka.bootstrap, deployed_topics())
+            await ensure_topics(self.kafka.bootstrap, deployed_topics(), partitions=TOPIC_PARTITIONS)
         finally:
             self._signal_services(signal.SIGCONT)
         await self._recovered(injection, started=time.monotonic())
@@ -193,9 +198,10 @@ class FaultStack:
         heartbeat and its late commit are refused), rejoins, and gets partitions back — redelivering what it had
         not committed, which the inbox absorbs.
 
-        Evidence, in ``detail``: ``fenced`` — the member's next heartbeat was refused (aiokafka logs it), so the
-        group had rebalanced without it; and the partitions of ``topic`` the group processed (``consumer``'s inbox)
-        while the member was frozen, after its session expired."""
+        Evidence, in ``detail``: ``partitions_consumed_while_frozen`` — the partitions of ``topic`` the group
+        processed (``consumer``'s inbox) while the member was frozen, after its session expired: every partition
+        means the frozen member's share was handed over, i.e. it was evicted (the takeover may also complete only
+        after the pause); ``fenced`` — the thawed member was told that the group had gone on without it."""
         assert paused_s * 1000 > SESSION_TIMEOUT_MS + 4000, "the pause must outlast the session and a rejoin"
         injection = self._begin(f"SIGSTOP {name} {paused_s:.0f}s (session timeout {SESSION_TIMEOUT_MS / 1000:.0f}s)", paused_s)
         proc = self.procs[name]
@@ -225,7 +231,10 @@ class FaultStack:
     @staticmethod
     def _fenced_count(proc: ServiceProcess) -> int:
         """How often this process's consumer heard that the group no longer knew it (aiokafka's warning)."""
-        return proc.log_path.read_text(errors="replace").count(FENCED) if proc.log_path and proc.log_path.exists() else 0
+        if not (proc.log_path and proc.log_path.exists()):
+            return 0
+        log = proc.log_path.read_text(errors="replace")
+        return sum(log.count(line) for line in FENCED)
 
     def _signal_services(self, sig: int) -> None:
         for proc in self.procs.values():

@@ -3,7 +3,6 @@ a refused request, other callers unaffected, probes exempt, made-up tokens buy n
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from datetime import date, timedelta
@@ -53,6 +52,26 @@ def test_a_rate_without_a_burst_is_refused_at_start_up_and_zero_turns_a_limit_of
     assert off.rate_limit_per_second == 0 and off.anonymous_rate_limit_per_second == 10.0
 
 
+class ManualClock:
+    """The rate limits' clock, moved only by the test: a slow machine's requests take no time as far as the
+    buckets know, so what is refused depends on the count of requests alone."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def manual_clock(monkeypatch) -> ManualClock:
+    from jointcredit_common import middleware
+
+    clock = ManualClock()
+    monkeypatch.setattr(middleware, "clock", clock)
+    return clock
+
+
 def report(n: int) -> dict[str, Any]:
     return {"subject": {"type": "enterprise", "id": uscc(9500 + n), "name": f"大连某某{n}号商贸有限公司"}, "behavior": "W1",
             "occurred_on": (date.today() - timedelta(days=45)).isoformat(), "description": "未落实复工防控措施",
@@ -68,7 +87,8 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_a_burst_over_the_credential_limit_gets_429_and_stores_nothing_for_the_refused(jc_app, jc_credentials):
+async def test_a_burst_over_the_credential_limit_gets_429_and_stores_nothing_for_the_refused(jc_app, jc_credentials,
+                                                                                          manual_clock):
     from ingest_service.main import create_app
     from ingest_service.settings import IngestSettings
 
@@ -96,12 +116,15 @@ async def test_a_burst_over_the_credential_limit_gets_429_and_stores_nothing_for
             assert (await client.get("/healthz")).status_code == 200
         after = rate_limited_count((await client.get("/metrics")).text, "credential")
         assert after - before == 3
-        # the bucket refills at the configured rate: after Retry-After the caller is admitted again
-        await asyncio.sleep(int(refused.headers["retry-after"]))
+        # the bucket refills at the configured rate: just before Retry-After still refused, after it admitted again
+        manual_clock.now += 0.4
+        assert (await client.post("/v1/reports", json=report(5), headers=market)).status_code == 429
+        manual_clock.now += int(refused.headers["retry-after"]) - 0.4
         assert (await client.post("/v1/reports", json=report(5), headers=market)).status_code == 202
 
 
-async def test_anonymous_callers_share_their_address_bucket_and_made_up_tokens_buy_no_fresh_ones(jc_app, jc_credentials):
+async def test_anonymous_callers_share_their_address_bucket_and_made_up_tokens_buy_no_fresh_ones(jc_app, jc_credentials,
+                                                                                                 manual_clock):
     from ingest_service.main import create_app
     from ingest_service.settings import IngestSettings
 
@@ -120,7 +143,7 @@ async def test_anonymous_callers_share_their_address_bucket_and_made_up_tokens_b
         assert (await client.get("/v1/departments/me", headers=market)).status_code == 200
 
 
-async def test_401_answers_cost_the_address_like_anonymous_requests(jc_app):
+async def test_401_answers_cost_the_address_like_anonymous_requests(jc_app, manual_clock):
     from ingest_service.main import create_app
     from ingest_service.settings import IngestSettings
 

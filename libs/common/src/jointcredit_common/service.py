@@ -119,7 +119,10 @@ async def _start_producer(settings: ServiceSettings, timeout: float = 60.0) -> A
             await asyncio.sleep(1.0)
 
 
-async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 4) -> None:
+DEFAULT_PARTITIONS = 4  # topics a service creates for itself (development, tests); production's come from deploy/
+
+
+async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = DEFAULT_PARTITIONS) -> None:
     """Create topics that don't exist yet (idempotent). Production creates them from deploy/topics.yaml too."""
     if not topics:
         return
