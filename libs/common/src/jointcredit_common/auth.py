@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jointcredit_common.errors import Forbidden, Unauthorized
+from jointcredit_common.staging import stage
 from jointcredit_common.tables import audit_log, credentials
 from jointcredit_common.tracing import current_traceparent
 
@@ -170,7 +171,12 @@ AdminPrincipal = Annotated[Principal, require_role("admin")]
 async def record_audit(session: AsyncSession, **fields: Any) -> None:  # noqa: ANN401
     """Who, when, what, why — in the same transaction as the write it describes (DESIGN §4); ``fields`` as for
     :func:`audit_row`."""
-    await session.execute(insert(audit_log), audit_row(**fields))  # parameters, not .values(): one cached statement
+    await stage(session, write_audit_rows, [audit_row(**fields)])
+
+
+async def write_audit_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """One INSERT for any number of audit rows, at once or at the end of a consumer batch (staging)."""
+    await session.execute(insert(audit_log), rows)  # parameters, not .values(): one cached statement
 
 
 def audit_row(

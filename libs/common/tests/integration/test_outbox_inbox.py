@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
+from jointcredit_common.auth import Principal, record_audit
 from jointcredit_common.events.consumer import EventConsumer
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.relay import OutboxRelay, replay
 from jointcredit_common.events.schemas import DeadLettered, ReportWithdrawn
-from jointcredit_common.tables import dead_letters, outbox
+from jointcredit_common.staging import staged_writes
+from jointcredit_common.tables import audit_log, dead_letters, outbox
 from jointcredit_common.testing.kafka import read_topic
 
 
@@ -232,3 +237,106 @@ async def test_a_failing_event_inside_a_poll_changes_nothing_of_the_batch_then_t
 
 async def _count_effects(platform, at_least: int) -> bool:
     return len(await effects(platform)) >= at_least
+
+
+# --- staged writes (jointcredit_common.staging): outbox events and audit rows of a consumer batch reach PostgreSQL
+# as one statement per kind at the end of its transaction, in order; outside a batch they are written at once.
+
+ACTOR = Principal(role="service", principal="platformtest")
+
+
+@contextmanager
+def inserts_into(engine):
+    """Counts the INSERT statements sent per table while the block runs (executemany counts once)."""
+    seen: Counter[str] = Counter()
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001 - SQLAlchemy's hook
+        if statement.lstrip().upper().startswith("INSERT INTO"):
+            seen[statement.split()[2]] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def rows_of(session, table) -> int:
+    return (await session.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def test_outside_a_block_every_write_goes_out_at_once(platform):
+    with inserts_into(platform.engine) as seen:
+        async with platform.sessionmaker() as session, session.begin():
+            for n in range(3):
+                await platform.outbox.add(session, withdrawn(n, "enterprise:S"), key="enterprise:S")
+                await record_audit(session, principal=ACTOR, action="test.write", target_id=str(n))
+            assert await rows_of(session, outbox) == 3 and await rows_of(session, audit_log) == 3
+    assert seen["outbox"] == 3 and seen["audit_log"] == 3
+
+
+async def test_a_block_writes_each_kind_once_at_its_end_in_the_staged_order(platform):
+    with inserts_into(platform.engine) as seen:
+        async with platform.sessionmaker() as session, session.begin():
+            async with staged_writes(session):
+                ids = [await platform.outbox.add(session, withdrawn(n, f"enterprise:S{n % 2}"), key=f"enterprise:S{n % 2}")
+                       for n in range(25)]
+                for n in range(25):
+                    await record_audit(session, principal=ACTOR, action="test.write", target_id=str(n))
+                assert await rows_of(session, outbox) == 0 and await rows_of(session, audit_log) == 0  # held back
+            assert await rows_of(session, outbox) == 25  # written before the transaction ends
+    assert seen["outbox"] == 1 and seen["audit_log"] == 1
+    async with platform.sessionmaker() as session:
+        assert list((await session.execute(select(outbox.c.id).order_by(outbox.c.seq))).scalars()) == ids
+        assert list((await session.execute(select(audit_log.c.target_id).order_by(audit_log.c.id))).scalars()) == \
+            [str(n) for n in range(25)]
+        assert "jc_staged_writes" not in session.info
+
+
+async def test_an_error_in_the_block_writes_nothing_and_blocks_do_not_nest(platform):
+    with pytest.raises(RuntimeError, match="boom"):
+        async with platform.sessionmaker() as session, session.begin(), staged_writes(session):
+            await platform.outbox.add(session, withdrawn(1, "enterprise:S"), key="enterprise:S")
+            raise RuntimeError("boom")
+    async with platform.sessionmaker() as session:
+        assert await rows_of(session, outbox) == 0
+        assert "jc_staged_writes" not in session.info
+        with pytest.raises(RuntimeError, match="do not nest"):
+            async with staged_writes(session), staged_writes(session):
+                pass
+
+
+async def test_a_consumer_batch_stages_its_handlers_events_into_its_one_transaction(platform):
+    """Each consumed event emits one outbox event: a poll's emitted events are written with one INSERT, in the
+    batch's transaction (the effects' xmin), once each, in the order of the events that caused them."""
+    await stage(platform, 40, subjects=1)  # one subject: one partition, one ordered stream
+    await run_relay_until_drained(platform)
+    topic = f"{platform.settings.topic_prefix}.reports"
+    await read_topic(platform.settings.kafka_bootstrap_servers, topic, until=lambda e: len(e) >= 40)
+    async with platform.sessionmaker() as session, session.begin():
+        await session.execute(text("UPDATE outbox SET topic = 'consumed.' || topic"))  # tell the inputs apart below
+
+    async def react(session, event: CloudEvent) -> None:
+        await session.execute(text("INSERT INTO effects (event_id, value) VALUES (:id, :v)"),
+                              {"id": event.id, "v": event.data["report_id"]})
+        await platform.outbox.add(session, withdrawn(int(event.data["report_id"][1:]) + 1000, "enterprise:R"),
+                                  key="enterprise:R", topic="reactions")
+
+    consumer = EventConsumer(name="reactor", topics=[topic], handlers={ReportWithdrawn.type_name(): react},
+                             sessionmaker=platform.sessionmaker, outbox=platform.outbox, settings=platform.settings)
+    with inserts_into(platform.engine) as seen:
+        task = asyncio.create_task(consumer.run(platform.stop))
+
+        async def all_done() -> bool:
+            return len(await effects(platform)) >= 40
+
+        await wait_for(all_done)
+        platform.stop.set()
+        await task
+    async with platform.sessionmaker() as session:
+        reactions = (await session.execute(text(
+            "SELECT data->>'report_id', xmin::text::bigint FROM outbox WHERE topic = 'reactions' ORDER BY seq"))).all()
+        effect_tx = dict((await session.execute(text("SELECT value, xmin::text::bigint FROM effects"))).all())
+    assert [r for r, _ in reactions] == [f"r{n + 1000}" for n in range(40)]  # once each, in the consumed order
+    assert all(effect_tx[f"r{int(r[1:]) - 1000}"] == tx for r, tx in reactions), "an event left its cause's transaction"
+    assert seen["outbox"] < 40 / 2, f"outbox rows were written one statement per event: {seen}"

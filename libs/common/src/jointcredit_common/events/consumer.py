@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +23,7 @@ from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import DeadLettered
 from jointcredit_common.logging import get_logger
 from jointcredit_common.settings import ServiceSettings
+from jointcredit_common.staging import staged_writes
 from jointcredit_common.tables import dead_letters, inbox
 from jointcredit_common.tracing import continue_trace, current_traceparent
 
@@ -104,9 +105,10 @@ class EventConsumer:
 
     async def _process_batch(self, records: list[ConsumerRecord]) -> bool:
         """The common case, cheaply: one partition's polled records in ONE transaction — one inbox insert for all,
-        every handler in order, one commit. Returns False (having changed nothing) when anything is unusual — a
-        malformed envelope, a handler error — and the caller then takes the records one by one, with retries
-        and dead letters, in the same order. Per-key order holds either way: a partition is processed in order.
+        every handler in order, their staged writes together, one commit. Returns False (having changed nothing)
+        when anything is unusual — a malformed envelope, a handler error — and the caller then takes the records
+        one by one, with retries and dead letters, in the same order. Per-key order holds either way: a partition
+        is processed in order.
         """
         if len(records) < 2:
             return False
@@ -126,7 +128,9 @@ class EventConsumer:
                 work.append((record, event, handler))
         results: list[tuple[str, str]] = []
         try:
-            async with self.sessionmaker() as session, session.begin():
+            # Staged writes (outbox events, audit rows, ...) of all the batch's handlers go out at its end, one
+            # statement per kind, still inside its transaction.
+            async with self.sessionmaker() as session, session.begin(), staged_writes(session):
                 claimed = set(
                     (
                         await session.execute(

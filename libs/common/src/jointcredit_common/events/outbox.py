@@ -9,6 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.events.schemas import EventData
+from jointcredit_common.staging import stage
 from jointcredit_common.tables import outbox
 from jointcredit_common.tracing import child_traceparent
 
@@ -41,10 +42,15 @@ class Outbox:
     ) -> uuid.UUID:
         """Stage one event in ``session``'s transaction; the relay publishes it after commit."""
         row = self.row(data, key=key, topic=topic, **topic_args)
-        # Parameters rather than .values(): the compiled INSERT is cached instead of rebuilt per event.
-        await session.execute(insert(outbox), row)
+        await stage(session, write_outbox_rows, [row])
         return row["id"]
 
     async def add_many(self, session: AsyncSession, rows: list[dict]) -> None:
-        if rows:
-            await session.execute(insert(outbox), rows)
+        """Stage rows made by :meth:`row`, in order."""
+        await stage(session, write_outbox_rows, rows)
+
+
+async def write_outbox_rows(session: AsyncSession, rows: list[dict]) -> None:
+    """One INSERT for any number of rows (parameters, not .values(): the compiled statement is cached). Written at
+    once, or at the end of a consumer batch (jointcredit_common.staging)."""
+    await session.execute(insert(outbox), rows)

@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 from fastapi import Request
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from jointcredit_common.auth import Principal, audit_row
+from jointcredit_common.auth import Principal, audit_row, write_audit_rows
 from jointcredit_common.catalog import Catalog
 from jointcredit_common.errors import (
     Conflict,
@@ -32,8 +32,8 @@ from jointcredit_common.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from jointcredit_common.events.outbox import write_outbox_rows
 from jointcredit_common.logging import get_logger
-from jointcredit_common.tables import audit_log, outbox
 from ingest_service.reports.models import idempotency_keys, reports
 from ingest_service.reports.schemas import ReportIn
 from ingest_service.reports.service import received_event, report_row, validate_report
@@ -176,11 +176,11 @@ async def store_batch(
                 )
                 fresh = [(row, item) for row, item in zip(rows, chunk, strict=True) if row["id"] in inserted]
                 if fresh:
-                    await session.execute(insert(outbox), [
+                    await write_outbox_rows(session, [
                         runtime.outbox.row(received_event(row, subject_id, report_in.subject.name), key=row["subject_key"])
                         for row, (_, report_in, subject_id) in fresh
                     ])
-                    await session.execute(insert(audit_log), [
+                    await write_audit_rows(session, [
                         audit_row(principal=principal, action="report.create", target_type="report", target_id=str(row["id"]),
                                   detail={"behavior": row["behavior"], "subject_key": row["subject_key"],
                                           "batch_id": batch_id, "index": index}, request=request)

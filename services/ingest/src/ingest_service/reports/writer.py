@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from jointcredit_common.tables import audit_log, outbox
+from jointcredit_common.auth import write_audit_rows
+from jointcredit_common.events.outbox import write_outbox_rows
 from ingest_service.reports.models import reports
 
 
@@ -62,8 +63,8 @@ class GroupCommitWriter:
         try:
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(insert(reports), [p.report for p in batch])
-                await session.execute(insert(outbox), [p.event for p in batch])
-                await session.execute(insert(audit_log), [p.audit for p in batch])
+                await write_outbox_rows(session, [p.event for p in batch])
+                await write_audit_rows(session, [p.audit for p in batch])
         except Exception as exc:  # noqa: BLE001 - each waiting request re-raises it as its own failure
             for pending in batch:
                 if not pending.done.done():

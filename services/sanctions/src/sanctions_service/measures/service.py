@@ -26,6 +26,7 @@ from jointcredit_common.events.schemas import (
     EventData, LegalBasis, MeasureIssued, MeasureLifted, RecordEnded, SubjectListed, SubjectRef,
 )
 from jointcredit_common.events.schemas_sanctions import MeasureResumed, MeasureSuspended
+from jointcredit_common.staging import stage
 from sanctions_service.measures.calendar import SHANGHAI, feedback_due_at
 from sanctions_service.measures.models import credit_records, measure_events, measures, webhook_deliveries, webhook_subscriptions
 
@@ -70,23 +71,29 @@ class AgencyEvent:
 
 async def emit_many(session: AsyncSession, events: list[AgencyEvent], *, outbox: Outbox) -> list[uuid.UUID]:
     """Stage agency events on all three channels (topic via the outbox, feed, webhooks) in the caller's transaction,
-    in order, with three statements however many there are; returns their CloudEvents ids."""
+    in order, with three statements however many there are — per consumer batch, when staged (staging); returns
+    their CloudEvents ids."""
     if not events:
         return []
     rows = [outbox.row(e.data, key=e.subject_key, agency=e.agency) for e in events]
     await outbox.add_many(session, rows)
+    await stage(session, _write_feed_and_deliveries, list(zip(rows, events, strict=True)))
+    return [row["id"] for row in rows]
+
+
+async def _write_feed_and_deliveries(session: AsyncSession, items: list[tuple[dict, AgencyEvent]]) -> None:
+    """The agencies' feed rows (in order: ``seq`` is the feed's order) and a pending delivery per subscription."""
     seqs = (
         await session.execute(_INSERT_FEED_EVENTS, [
             dict(event_id=row["id"], measure_id=e.measure_id, agency=e.agency, subject_key=e.subject_key, type=row["type"],
                  source=row["source"], time=row["time"], data=row["data"])
-            for row, e in zip(rows, events, strict=True)
+            for row, e in items
         ])
     ).scalars().all()
     await session.execute(_FAN_OUT_TO_WEBHOOKS, [
         {"p_seq": seq, "p_event_id": row["id"], "p_subject_key": e.subject_key, "p_agency": e.agency}
-        for seq, row, e in zip(seqs, rows, events, strict=True)
+        for seq, (row, e) in zip(seqs, items, strict=True)
     ])
-    return [row["id"] for row in rows]
 
 
 async def emit(
