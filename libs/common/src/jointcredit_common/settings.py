@@ -73,6 +73,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 5
     consumer_retry_backoff_seconds: float = 0.2
     consumer_batch_max_records: int = 500
+    # How long the broker may hold a fetch that found nothing new: each hop's latency when the pipeline is quiet
+    # (Kafka's and aiokafka's 500 ms default; tansu answers a waiting fetch late, measured in docs/benchmarks.md).
+    consumer_fetch_max_wait_ms: int = 50
     # The embedded broker (tansu) completes a group join after half the session timeout, so dev/test use a short one.
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 3_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -207,6 +208,7 @@ async def test_one_poll_is_applied_in_one_transaction_in_partition_order(platfor
     await wait_for(lambda: _count_effects(platform, 60))
     platform.stop.set()
     await task
+    assert consumer.consumer._fetch_max_wait_ms == platform.settings.consumer_fetch_max_wait_ms == 50  # the setting is used
     async with platform.sessionmaker() as session:
         rows = (await session.execute(text("SELECT value, xmin::text::bigint FROM effects ORDER BY n"))).all()
     assert sorted(v for v, _ in rows) == sorted(f"r{n}" for n in range(60)) and len(ids) == 60
@@ -273,6 +275,18 @@ async def test_outside_a_block_every_write_goes_out_at_once(platform):
                 await record_audit(session, principal=ACTOR, action="test.write", target_id=str(n))
             assert await rows_of(session, outbox) == 3 and await rows_of(session, audit_log) == 3
     assert seen["outbox"] == 3 and seen["audit_log"] == 3
+
+
+async def test_json_columns_go_through_orjson_both_ways(platform):
+    """The engine's JSON codec is orjson (jointcredit_common.db): values json.dumps cannot write (a UUID, a
+    datetime) are stored as their JSON text, non-string keys become strings, Chinese text comes back as text."""
+    at, ident = datetime(2026, 11, 26, 8, 30, tzinfo=UTC), uuid.UUID(int=7)
+    async with platform.sessionmaker() as session, session.begin():
+        await record_audit(session, principal=ACTOR, action="test.json", target_id="json",
+                           detail={"at": at, "id": ident, 3: "三", "text": "大连市信用办"})
+    async with platform.sessionmaker() as session:
+        detail = (await session.execute(select(audit_log.c.detail).where(audit_log.c.target_id == "json"))).scalar_one()
+    assert detail == {"at": "2026-11-26T08:30:00+00:00", "id": str(ident), "3": "三", "text": "大连市信用办"}
 
 
 async def test_a_block_writes_each_kind_once_at_its_end_in_the_staged_order(platform):
