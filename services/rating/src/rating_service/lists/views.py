@@ -25,7 +25,7 @@ from jointcredit_common.pii import InvalidIdentifier, PiiHasher, normalize_subje
 from jointcredit_common.service import ServiceRuntime
 from rating_service.paging import decode_cursor, encode_cursor
 from rating_service.records.models import credit_records, subjects
-from rating_service.records.service import LIVE_STATES, today_in_china
+from rating_service.records.service import LIVE, today_in_china
 
 router = APIRouter(tags=["public lists"])
 
@@ -36,9 +36,7 @@ PUBLISHED_ZH = "公示中"
 
 __all__ = ["decode_cursor", "encode_cursor", "public_list_query", "router"]
 
-# Constants in the SQL text, not parameters: the partial and expression indexes of migrations 0002/0003 must
-# match in a generic (prepared) plan too, where a parameter's value is unknown to the planner.
-LIVE = credit_records.c.state.in_([literal_column(f"'{state}'") for state in LIVE_STATES])
+# Constants in the SQL text, not parameters (see LIVE): the indexes of 0003 must match in a generic plan too.
 # "enterprise:<USCC>" | "citizen:<hash>": the subject type of a record without joining subjects (indexed, 0003).
 SUBJECT_TYPE_OF_KEY = func.split_part(credit_records.c.subject_key, literal_column("':'"), literal_column("1"))
 # The distinct bigrams of a subject's displayed name and ID, GIN-indexed (0003): a name fragment's must all be there.

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import Text, bindparam, exists, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +28,10 @@ from rating_service.classification import EvidenceFacts, ExemptionFacts, ReportF
 from rating_service.records.models import classifications, credit_records, objections, subjects
 
 LIVE_STATES = ("active", "disputed")
+# Constants in the SQL text, not parameters: the partial and expression indexes of migrations 0002/0003 must
+# match in a generic (prepared) plan too, where a parameter's value is unknown to the planner — and no expanding
+# IN list is rendered again on every execution.
+LIVE = credit_records.c.state.in_([literal_column(f"'{state}'") for state in LIVE_STATES])
 EXPIRED_BEFORE_LISTING_ZH = "报送时公示期已届满，仅作历史记录保存，不予公示、不实施相关措施"
 _STATE_ZH = {"withdrawn": "撤销", "repaired": "修复", "expired": "届满移出"}
 # Actors of the writes no person makes (audit trail, DESIGN §4).
@@ -49,18 +53,14 @@ def today_in_china() -> date:
     return (datetime.now(UTC) + timedelta(hours=8)).date()
 
 
+_HAS_LIVE_DISHONEST = select(exists().where(
+    credit_records.c.subject_key == bindparam("subject_key", type_=Text), credit_records.c.list == literal_column("'dishonest'"),
+    LIVE,
+))
+
+
 async def has_active_dishonest_record(session: AsyncSession, subject_key: str) -> bool:
-    return bool(
-        await session.scalar(
-            select(
-                exists().where(
-                    credit_records.c.subject_key == subject_key,
-                    credit_records.c.list == "dishonest",
-                    credit_records.c.state.in_(LIVE_STATES),
-                )
-            )
-        )
-    )
+    return bool(await session.scalar(_HAS_LIVE_DISHONEST, {"subject_key": subject_key}))
 
 
 async def classify_report(
@@ -159,7 +159,7 @@ async def end_record(session: AsyncSession, *, record_id: uuid.UUID, state: str,
     row = (
         await session.execute(
             update(credit_records)
-            .where(credit_records.c.id == record_id, credit_records.c.state.in_(LIVE_STATES))
+            .where(credit_records.c.id == record_id, LIVE)
             .values(state=state, ended_at=datetime.now(UTC), end_reason=reason)
             .returning(credit_records)
         )
@@ -197,7 +197,7 @@ async def _live_red_records(session: AsyncSession, subject_key: str) -> list[Any
     return list((await session.execute(
         select(credit_records)
         .where(credit_records.c.subject_key == subject_key, credit_records.c.list == "red",
-               credit_records.c.state.in_(LIVE_STATES))
+               LIVE)
         .order_by(credit_records.c.created_at, credit_records.c.id)
         .with_for_update()
     )).mappings().all())
@@ -258,7 +258,7 @@ async def expire_due_records(
             due = (
                 await session.execute(
                     select(credit_records.c.id)
-                    .where(credit_records.c.state.in_(LIVE_STATES), credit_records.c.publicity_ends_on < today)
+                    .where(LIVE, credit_records.c.publicity_ends_on < today)
                     .order_by(credit_records.c.publicity_ends_on, credit_records.c.id)
                     .limit(batch_size)
                     .with_for_update(skip_locked=True)

@@ -103,20 +103,14 @@ async def emit(
     return (await emit_many(session, [AgencyEvent(data, agency, subject_key, measure_id)], outbox=outbox))[0]
 
 
+_HAS_ACTIVE_DISHONEST = select(exists().where(
+    credit_records.c.subject_key == bindparam("subject_key", type_=Text), credit_records.c.list == literal("dishonest", Text),
+    credit_records.c.state == literal("active", Text),
+))  # built once: executed per listing
+
+
 async def has_active_dishonest_record(session: AsyncSession, subject_key: str) -> bool:
-    return bool(
-        (
-            await session.execute(
-                select(
-                    exists().where(
-                        credit_records.c.subject_key == subject_key,
-                        credit_records.c.list == "dishonest",
-                        credit_records.c.state == "active",
-                    )
-                )
-            )
-        ).scalar()
-    )
+    return bool(await session.scalar(_HAS_ACTIVE_DISHONEST, {"subject_key": subject_key}))
 
 
 def _now() -> datetime:
@@ -141,7 +135,8 @@ async def issue_measures(session: AsyncSession, listed: SubjectListed, *, policy
         return 0  # seen before: a repeated listing, or its record already ended (tombstone) — nothing to issue
     if listed.list == "dishonest":
         await suspend_incentives(session, subject_key=listed.subject.key, because_record_id=listed.record_id, policy=policy)
-    dishonest_active = await has_active_dishonest_record(session, listed.subject.key)
+    # A dishonest listing was just claimed as active: no need to ask.
+    dishonest_active = listed.list == "dishonest" or await has_active_dishonest_record(session, listed.subject.key)
     starts_on = listed.publicity_starts_on or now.astimezone(SHANGHAI).date()
     due = feedback_due_at(now, policy.feedback_due_working_days)
     codes = list(dict.fromkeys([*listed.measures, *listed.suppressed_measures]))
