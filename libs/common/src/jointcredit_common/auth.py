@@ -143,6 +143,8 @@ async def current_principal(
 ) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise Unauthorized("a bearer token is required", field="header.Authorization")
+    if (known := getattr(request.state, "principal", None)) is not None:
+        return known  # resolved earlier in this request (e.g. ingest's JsonWriteRoute checks it before the body)
     principal = await request.app.state.runtime.tokens.lookup(creds.credentials)
     if principal is None:
         raise Unauthorized("the bearer token is unknown, expired or revoked", field="header.Authorization")

@@ -47,7 +47,8 @@ class JsonWriteRoute(APIRoute):
                     raise UnsupportedMediaType(f"Content-Type must be application/json, not {media or 'missing'}",
                                                field="header.Content-Type")
                 try:
-                    orjson.loads(body)
+                    # Starlette's Request.json() cache: FastAPI's body parsing then reuses this, not json.loads again
+                    request._json = orjson.loads(body)
                 except orjson.JSONDecodeError as exc:
                     raise MalformedBody(f"the body is not valid JSON (UTF-8): {exc}", field="body") from None
             return await handler(request)
