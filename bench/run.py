@@ -424,7 +424,8 @@ class Bench:
                 "max_backlog_and_lag": sampler.max_between(began, done), "window": [began, done]}
 
             # Half of that, open loop: how long a report takes from POST to the agency's measure.
-            half_rate = max(1.0, 0.5 * sustained)
+            # 50 % of the end-to-end maximum (until measures are issued), not of classification alone
+            half_rate = max(1.0, 0.5 * (r["pipeline_full"]["all_done_per_s"] or sustained))
             began = time.time()
             half = await asyncio.to_thread(loadgen, url, token, self.work / "half.json", mode="single",
                                            duration=args.duration, concurrency=args.concurrency, rate=half_rate,
