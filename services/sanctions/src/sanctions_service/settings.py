@@ -1,6 +1,6 @@
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import SettingsConfigDict
 
 from jointcredit_common.settings import ServiceSettings
@@ -42,6 +42,10 @@ class SanctionsSettings(ServiceSettings):
     webhook_backoff_max_seconds: float = Field(3600.0, gt=0)
     webhook_retry_window_hours: float = Field(25.0, gt=0)  # then dead-lettered with the last error (issue: >= 24 h)
     webhook_max_skew_seconds: int = 300  # documented for receivers: reject signatures older than this
+    # SSRF guard (webhooks/targets.py): a webhook host must resolve to public addresses only, or into one of these
+    # networks (e.g. the government extranet segment of the agencies' receivers). Development and tests allow
+    # loopback (devstack, test harness); nothing is allowed by default.
+    webhook_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
     # Finished deliveries (delivered / cancelled) and their attempt log are purged after this; dead ones are kept.
     webhook_log_retention_days: float = Field(30.0, gt=0)
 

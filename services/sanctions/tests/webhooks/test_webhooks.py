@@ -227,3 +227,44 @@ async def test_several_dispatchers_racing_still_deliver_each_event_once_and_in_o
     assert set(counts) == {str(r["event_id"]) for r in feed} and max(counts.values()) == 1
     assert per_subject([(e["subject"], e["id"]) for e in receiver.accepted]) == \
         per_subject([(r["subject_key"], str(r["event_id"])) for r in feed])
+
+
+async def test_a_webhook_may_not_point_into_our_network(sanctions):
+    """SSRF guard at registration: loopback, private and metadata addresses are refused (422, nothing stored)
+    unless the operator allows their network; this harness allows loopback for its receivers, so clear it."""
+    async with sanctions(webhook_allowed_networks=[]) as h:
+        banks = h.auth("agency", "xinyidai_banks")
+        for url in (f"http://127.0.0.1:{free_port()}/hook", "http://169.254.169.254/latest/meta-data/",
+                    "http://10.0.0.7/hook", "http://[::1]/hook", "http://localhost/hook"):
+            response = await h.client.post("/v1/agencies/xinyidai_banks/webhooks", json={"url": url}, headers=banks)
+            problem = response.json()
+            assert response.status_code == 422 and problem["field"] == "body.url", response.text
+            assert "not a public address" in problem["detail"]
+        assert (await h.client.get("/v1/agencies/xinyidai_banks/webhooks", headers=banks)).json()["items"] == []
+
+
+async def test_a_target_refused_after_registration_is_never_contacted(sanctions):
+    """SSRF guard at delivery: the host is checked again before every attempt (a name may be re-pointed after
+    registration). Here loopback is allowed when subscribing and no longer when delivering: the receiver gets
+    nothing, and the delivery fails and is dead-lettered with the reason."""
+    receiver = Receiver(port=free_port(), secret=SECRET)
+    receiver.start()
+    subject = enterprise(1301)
+    try:
+        async with sanctions(webhook_backoff_base_seconds=0.2, webhook_backoff_max_seconds=0.5,
+                             webhook_retry_window_hours=2 / 3600) as h:
+            subscription = await subscribe(h, "airlines", receiver.url)
+            h.runtime.settings.webhook_allowed_networks = []
+            await h.send(cloudevent(listed(subject, "E6"), key=subject.key))
+
+            async def dead():
+                body = (await h.client.get(f"/v1/webhooks/{subscription}/deliveries?state=dead",
+                                           headers=h.auth("admin"))).json()
+                return body["items"]
+
+            items = await eventually(dead, timeout=30)
+    finally:
+        receiver.stop()
+    assert items[0]["last_error"].startswith("refused target: 127.0.0.1 resolves to 127.0.0.1")
+    assert items[0]["attempts"] >= 2 and items[0]["last_status"] is None
+    assert receiver.accepted == [] and receiver.rejected == []

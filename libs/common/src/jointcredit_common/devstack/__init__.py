@@ -234,6 +234,11 @@ class ServiceProcess:
                 self.proc.wait()
 
 
+# Webhook receivers of the development stack and of tests listen on loopback, which the SSRF guard refuses unless
+# allowed (sanctions_service/webhooks/targets.py); production allows only what its operator lists.
+LOCAL_WEBHOOKS = {"JC_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8", "::1/128"]'}
+
+
 def stack_env(bootstrap: str, credentials_path: Path, **overrides: str) -> dict[str, str]:
     """What the four services share on one machine: the broker, the demo credentials, and consumer-group timings
     short enough for tansu (it completes a group join only after half the session timeout; DESIGN §7)."""
@@ -244,6 +249,7 @@ def stack_env(bootstrap: str, credentials_path: Path, **overrides: str) -> dict[
         "JC_LOG_JSON": "true",
         "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
         "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
+        **LOCAL_WEBHOOKS,
         **overrides,
     }
 

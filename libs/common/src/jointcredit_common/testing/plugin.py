@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from jointcredit_common.devstack import (
+    LOCAL_WEBHOOKS,
     SERVICES,
     EmbeddedKafka,
     EmbeddedPostgres,
@@ -194,12 +195,14 @@ def service_env(infra: Infra, name: str, *, database: str, topic_prefix: str, cr
         # settings (tests/hostile/test_rate_limits.py), which win over these.
         "JC_RATE_LIMIT_PER_SECOND": "0",
         "JC_ANONYMOUS_RATE_LIMIT_PER_SECOND": "0",
+        **LOCAL_WEBHOOKS,  # test receivers listen on loopback
     }
 
 
 def settings_from_env(settings_cls: type, env: dict[str, str], **overrides: Any) -> Any:
     """A service's settings from a ``service_env`` dict, as the process would read them (``JC_X`` / ``<NAME>_X``)."""
-    values: dict[str, Any] = {k.split("_", 1)[1].lower(): v for k, v in env.items()}
+    # Lists and objects arrive as JSON in the environment, which pydantic-settings decodes; keyword arguments are not.
+    values: dict[str, Any] = {k.split("_", 1)[1].lower(): json.loads(v) if v[:1] in "[{" else v for k, v in env.items()}
     return settings_cls(**(values | overrides))
 
 

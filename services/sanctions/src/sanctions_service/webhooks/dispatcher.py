@@ -29,6 +29,7 @@ from jointcredit_common.logging import get_logger
 from jointcredit_common.service import ServiceRuntime
 from sanctions_service.measures.models import measure_events, webhook_attempts, webhook_deliveries, webhook_subscriptions
 from sanctions_service.metrics import WEBHOOK_ATTEMPTS
+from sanctions_service.webhooks.targets import refused_target
 
 log = get_logger(__name__)
 
@@ -149,10 +150,15 @@ async def attempt(runtime: ServiceRuntime, client: httpx.AsyncClient, row: Any, 
     status: int | None = None
     error: str | None = None
     try:
-        response = await client.post(row["url"], content=body, headers=headers)
-        status = response.status_code
-        if not 200 <= status < 300:
-            error = f"HTTP {status}: {response.text[:300]}"
+        # The name may point elsewhere since the subscription was checked: refused targets are never contacted
+        # (the delivery fails like any other and is retried, then dead-lettered, with the reason as its error).
+        if refused := await refused_target(row["url"], settings.webhook_allowed_networks):
+            error = f"refused target: {refused}"
+        else:
+            response = await client.post(row["url"], content=body, headers=headers)
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}: {response.text[:300]}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:1000] or type(exc).__name__
     duration_ms = int((time.monotonic() - started) * 1000)

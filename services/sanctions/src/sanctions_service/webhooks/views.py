@@ -17,6 +17,7 @@ from jointcredit_common.tables import MAX_BIGINT
 from sanctions_service.deps import AgencyOfPath, AgencyOrAdmin, RuntimeDep, ensure_agency_access, known_agency
 from sanctions_service.measures.models import webhook_attempts, webhook_deliveries, webhook_subscriptions
 from sanctions_service.webhooks.dispatcher import SECRET_CONTEXT
+from sanctions_service.webhooks.targets import refused_target
 
 router = APIRouter(tags=["webhooks"])
 
@@ -59,6 +60,8 @@ async def create_subscription(
     settings = runtime.settings
     if settings.environment == "production" and subscription_in.url.scheme != "https":
         raise ValidationFailed("webhook URLs must use https in production", field="body.url")
+    if refused := await refused_target(str(subscription_in.url), settings.webhook_allowed_networks, unresolvable_ok=True):
+        raise ValidationFailed(f"this webhook URL may not be used: {refused}", field="body.url")
     secret = subscription_in.secret
     generated = secret is None and settings.webhook_signing_required
     if generated:
