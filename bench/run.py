@@ -435,8 +435,11 @@ class Bench:
             await asyncio.sleep(5)  # measures follow classification through sanctions
             await sampler.wait_idle(timeout=300)
             latencies = [issued.first[key] - posted for key, posted in half["sent"] if key in issued.first]
+            to_classified = [classified.first[key] - posted for key, posted in half["sent"] if key in classified.first]
             r["pipeline_half"] = _summary(half) | {
                 "target_rate": half_rate,
+                "post_to_classified": {"samples": len(to_classified), "p50_s": percentile(to_classified, 0.5),
+                                       "p99_s": percentile(to_classified, 0.99)},  # the first half of the way
                 "post_to_measure_issued": {"samples": len(latencies), "p50_s": percentile(latencies, 0.5),
                                            "p95_s": percentile(latencies, 0.95), "p99_s": percentile(latencies, 0.99)},
                 "max_backlog_and_lag": sampler.max_between(began, time.time())}
@@ -534,6 +537,9 @@ def render(r: dict) -> str:
         f"| POST → measure.issued at 50 % load ({_f(half['target_rate'])}/s offered, {lat['samples']} samples) | "
         f"p50 {_f((lat['p50_s'] or 0) * 1000)} ms, p95 {_f((lat['p95_s'] or 0) * 1000)} ms, p99 {_f((lat['p99_s'] or 0) * 1000)} ms"
         f" | p99 ≤ 1 s: {check(lat['p99_s'] is not None and lat['p99_s'] <= 1.0)} |",
+        *([f"| … of which POST → report.classified (rating's answer, halfway) | "
+           f"p50 {_f(half['post_to_classified']['p50_s'] * 1000)} ms, p99 {_f(half['post_to_classified']['p99_s'] * 1000)} ms | |"]
+          if half.get("post_to_classified", {}).get("p99_s") is not None else []),
         f"| our pipeline (done, single POSTs) as a fraction of the tightest ceiling ({tightest}) | "
         f"{(full.get('all_done_per_s') or 0) / ceilings[tightest]:.0%} | |",
         "",

@@ -95,7 +95,8 @@ def test_the_report_judges_each_target_from_the_figures():
                                      "max_backlog_and_lag": {"ingest.backlog": 12},
                                      "window": [t0, t0 + 10]},
         "pipeline_half": run(350) | {"target_rate": 350, "max_backlog_and_lag": {},
-                                     "post_to_measure_issued": {"samples": 10, "p50_s": 0.2, "p95_s": 0.5, "p99_s": 1.2}},
+                                     "post_to_measure_issued": {"samples": 10, "p50_s": 0.2, "p95_s": 0.5, "p99_s": 1.2},
+                                     "post_to_classified": {"samples": 10, "p50_s": 0.1, "p99_s": 0.4}},
         "pipeline_batch": run(6000) | {"classified_per_s": 5600, "all_done_per_s": 5200, "max_backlog_and_lag": {}},
         "peak_rss_mib": {"ingest": 150},
         "samples": [{"t": t0 + i, "ingest.backlog": i, "rating.lag": 2 * i} for i in range(11)],
@@ -106,6 +107,7 @@ def test_the_report_judges_each_target_from_the_figures():
     assert "| 5 s | 5 | 10 |" in text and "| 10 s | 10 | 20 |" in text
     # the pipeline is judged on when everything is done (measures issued), not on classification alone
     assert "classified (sustained, until the last is classified) | 1,100 reports/s | |" in text
+    assert "POST → report.classified (rating's answer, halfway) | p50 100 ms, p99 400 ms |" in text
     assert "done (sustained, until every service is idle: measures issued) | 700 reports/s | ≥ 1,000/s: **not met**" in text
 
 
