@@ -29,7 +29,7 @@ def _normalised(address: Address) -> Address:
 
 
 def address_refused(address: Address, allowed: Sequence[Network]) -> bool:
-    address = _normalised(address)
+    """``address`` as :func:`_normalised` leaves it."""
     if any(address in network for network in allowed):
         return False
     return not address.is_global or address.is_multicast
