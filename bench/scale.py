@@ -54,17 +54,11 @@ import httpx
 from bench.run import machine, percentile
 from jointcredit_common.catalog import Catalog, load_catalog
 from jointcredit_common.db import asyncpg_dsn
-from jointcredit_common.devstack import (
-    EmbeddedKafka,
-    EmbeddedPostgres,
-    ServiceProcess,
-    create_databases,
-    database_url,
-    free_port,
-)
+from jointcredit_common.devstack import EmbeddedKafka, EmbeddedPostgres, ServiceProcess, create_databases, database_url, free_port
 from jointcredit_common.devstack.credentials import demo_principals, ensure_dev_credentials
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name, mask_resident_id
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
+from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT, subject_key
 from jointcredit_common.testing.factories import resident_id, uscc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -348,10 +342,9 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
     """Subjects ``start`` … ``stop - 1`` with their classifications, credit records and objections, as COPY text.
 
     Runs in a worker process. Deterministic for (start, seed, today): a resumed load adds the same data."""
+    from jointcredit_common.calendar import WorkingDayCalendar
     from rating_service.records.service import EXPIRED_BEFORE_LISTING_ZH, EXPIRED_ZH, REPAIRED_ZH
-    from rating_service.records.working_days import add_working_days
 
-    from ingest_service.reports.service import subject_key
 
     catalog = load_catalog()
     decisions = _decisions(catalog)
@@ -361,6 +354,7 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
     out = {table: io.StringIO() for table in TABLES}
     counts = dict.fromkeys(("subjects", "reports", "records", "live", "objections"), 0)
     due_days = catalog.due_process.objection_decision_working_days
+    calendar = WorkingDayCalendar()
     pausable = {m.code for m in catalog.measures if m.suppressed_while_dishonest}
 
     for n in range(start, stop):
@@ -440,7 +434,7 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
             if "objection" in r:
                 state, filed, decided, reason = r["objection"]
                 admin = rng.random() < 0.2
-                due_on, _ = add_working_days(filed.astimezone(SHANGHAI).date(), due_days)
+                due_on = calendar.nth_working_day_after(filed.astimezone(SHANGHAI).date(), due_days).day
                 _copy_row(out["objections"], (
                     uuid.uuid4(), r["id"], key, "admin" if admin else "department", "ops_admin" if admin else r["department"],
                     rng.choice(GROUNDS_ZH), ["复议申请书", "情况说明"][: rng.randrange(0, 3)], state, filed, due_on, decided,
@@ -449,8 +443,8 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
 
         _copy_row(out["subjects"], (
             key, subject_type, mask_resident_id(number) if citizen else number, mask_name(name) if citizen else name,
-            cipher.encrypt(number, context="subject.id") if citizen else None,
-            cipher.encrypt(name, context="subject.name") if citizen else None, first_seen))
+            cipher.encrypt(number, context=SUBJECT_ID_CONTEXT) if citizen else None,
+            cipher.encrypt(name, context=SUBJECT_NAME_CONTEXT) if citizen else None, first_seen))
         counts["subjects"] += 1
     counts["verified"] = decisions.verified
     decisions.verified = 0

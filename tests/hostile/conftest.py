@@ -153,6 +153,7 @@ ACCESS: dict[tuple[str, str, str], Rule | tuple[Rule, ...]] = {
     ("repair", "GET", "/v1/calendar/add"): rule(*PUBLIC, why="public calculation"),
     ("repair", "GET", "/v1/calendar/days/{day}"): rule(*PUBLIC, why="public calculation"),
     ("repair", "GET", "/v1/calendar/overrides"): rule(*PUBLIC, why="the city's published schedule"),
+    ("repair", "GET", "/v1/calendar/coverage"): rule(*PUBLIC, why="which years the calendar covers, and how"),
     ("repair", "PUT", "/v1/calendar/overrides/{day}"): rule("admin", why="changes deadlines"),
     ("repair", "DELETE", "/v1/calendar/overrides/{day}"): rule("admin", why="changes deadlines"),
 }

@@ -7,23 +7,20 @@ produced with a plain aiokafka producer (``CloudEvent.to_kafka()``), subjects bu
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from jointcredit_common.events.envelope import CloudEvent
-from jointcredit_common.testing.factories import resident_id  # noqa: F401 - used by the tests
-from jointcredit_common.testing.kafka import eventually, publish  # noqa: F401 - re-exported to the tests
 from jointcredit_common.events.schemas import Evidence, Exemption, ReportReceived, SubjectRef
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name, mask_resident_id
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
+from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT
+from jointcredit_common.testing.factories import resident_id  # noqa: F401 - used by the tests
+from jointcredit_common.testing.kafka import eventually, publish  # noqa: F401 - re-exported to the tests
 
 
 @dataclass(frozen=True)
@@ -47,8 +44,8 @@ def subject_ref(subject: Subject) -> SubjectRef:
         return SubjectRef(type="enterprise", key=f"enterprise:{subject.id}", display_id=subject.id, display_name=subject.name)
     return SubjectRef(
         type="citizen", key=f"citizen:{HASHER.keyed_hash(subject.id)}", display_id=mask_resident_id(subject.id),
-        display_name=mask_name(subject.name), id_encrypted=CIPHER.encrypt(subject.id, context="subject.id"),
-        name_encrypted=CIPHER.encrypt(subject.name, context="subject.name"),
+        display_name=mask_name(subject.name), id_encrypted=CIPHER.encrypt(subject.id, context=SUBJECT_ID_CONTEXT),
+        name_encrypted=CIPHER.encrypt(subject.name, context=SUBJECT_NAME_CONTEXT),
     )
 
 

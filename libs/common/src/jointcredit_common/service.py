@@ -22,11 +22,13 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jointcredit_common import faults, metrics
 from jointcredit_common.auth import AdminPrincipal, TokenStore, load_credentials_file, record_audit, upsert_credential
+from jointcredit_common.calendar.coverage import refresh_coverage_metrics
+from jointcredit_common.calendar.overrides import CalendarSource
 from jointcredit_common.db import create_engine, create_sessionmaker, migrate
 from jointcredit_common.errors import NotFound, install_problem_handlers
 from jointcredit_common.events.consumer import EventConsumer, Handler
@@ -73,6 +75,7 @@ class ServiceRuntime:
     tokens: TokenStore
     cipher: PiiCipher
     hasher: PiiHasher
+    calendar: CalendarSource = field(default_factory=lambda: CalendarSource(None, None))
     producer: AIOKafkaProducer | None = None
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
@@ -185,10 +188,15 @@ def _platform_router() -> APIRouter:
         for consumer in runtime.consumers:
             checks[f"consumer:{consumer.name}"] = "ok" if consumer.ready.is_set() else "starting"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
+        # Informational, never a reason to take the service out of rotation: how far the working-day calendar reaches.
+        details = {"calendar": refresh_coverage_metrics(runtime.settings.service_name, runtime.calendar.national())}
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks, "details": details},
+                            status_code=200 if ready else 503)
 
     @router.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
+        runtime: ServiceRuntime = request.app.state.runtime
+        refresh_coverage_metrics(runtime.settings.service_name, runtime.calendar.national())
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/v1/admin/dead-letters", tags=["ops"], summary="Events that failed after retries")
@@ -268,6 +276,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             cipher=PiiCipher.from_settings(settings.pii_keys, settings.pii_active_key),
             hasher=PiiHasher.from_settings(settings.pii_hash_key),
         )
+        runtime.calendar = CalendarSource(sessionmaker, spec.calendar_overrides)
         app.state.runtime = runtime
         await _wait_for_database(engine)
         await migrate(engine, spec.migrations)
@@ -294,6 +303,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
                 runtime.tasks.append(asyncio.create_task(_supervise(consumer.run, runtime.stop, cspec.name), name=cspec.name))
         for task_factory in (*spec.background, _refresh_dead_letter_gauge):
             runtime.tasks.append(asyncio.create_task(_supervise(lambda stop, f=task_factory: f(runtime, stop), runtime.stop, task_factory.__name__)))
+        coverage = refresh_coverage_metrics(settings.service_name, runtime.calendar.national())
+        if coverage["status"] != "ok":
+            log.warning("calendar_coverage", **coverage)
         log.info("service_started", environment=settings.environment)
         try:
             yield

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 import jointcredit_common.events.schemas_repair  # noqa: F401 - registers the repair event types
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from repair_service.calendar.models import calendar_overrides
+from repair_service.calendar.service import announce_overrides, recompute_provisional_deadlines
 from repair_service.calendar.views import router as calendar_router
 from repair_service.events.handlers import handlers
 from repair_service.repairs.sla import sla_timer_loop
@@ -28,7 +30,9 @@ def create_app(settings: RepairSettings | None = None) -> FastAPI:
             migrations=Path(__file__).parent / "migrations",
             routers=[repairs_router, calendar_router],
             consumers=[ConsumerSpec(name="repair-eligibility", topics=["ratings"], handlers=handlers)],
-            topics=["repairs"],
+            topics=["repairs", "calendar"],
+            calendar_overrides=calendar_overrides,
+            on_startup=[announce_overrides, recompute_provisional_deadlines],
             background=[sla_timer_loop],
             openapi_tags=[
                 {"name": "repairs", "description": "三(一) credit-repair applications: accept, review, SLA, cascade"},

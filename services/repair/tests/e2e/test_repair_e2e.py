@@ -19,12 +19,12 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from jointcredit_common.calendar import WorkingDayCalendar
+from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import SubjectListed, SubjectRef
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
-from repair_service.calendar import WorkingDayCalendar
-from repair_service.calendar.working_days import SHANGHAI
 
 pytestmark = pytest.mark.e2e
 LISTED = "cn.dalian.jointcredit.subject.listed.v1"
@@ -192,7 +192,7 @@ async def test_a_restart_between_acceptance_and_deadline_still_breaches_exactly_
 
         accepted = poll(file, "the repair service to know the record", timeout=20).json()
         assert datetime.fromisoformat(accepted["due_at"]) == target
-        assert WorkingDayCalendar({accepted_at.date(): True, target.date(): True}).due_at(accepted_at, 1) == target
+        assert WorkingDayCalendar({accepted_at.date(): True, target.date(): True}).due_at(accepted_at, 1).at == target
         assert datetime.now(SHANGHAI) < target, "the application must be accepted before its deadline"
 
     proc.kill()  # SIGKILL: nothing of the timer lives in the process

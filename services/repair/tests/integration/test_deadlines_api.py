@@ -10,12 +10,9 @@ Weeks without any of these dates are ordinary Monday–Friday weeks. The green c
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pytest
 
 from jointcredit_common.testing.factories import uscc
-from repair_service.calendar import WorkingDayCalendar
 
 CASES = [
     # (name, accepted_at, expected due_at, source)
@@ -52,53 +49,77 @@ async def test_calendar_add_and_repair_deadline_agree_with_the_official_schedule
     assert stored == [{"backdated": True, "applicant_role": "admin"}]
 
 
-async def test_a_year_outside_the_calendar_data_is_a_clear_problem(repair):
-    covered = WorkingDayCalendar.covered_years()
-    outside = covered.stop + 3  # no State Council schedule published for it in chinesecalendar
-    response = await repair.client.get("/v1/calendar/add", params={"from": f"{outside}-06-02T10:00:00+08:00", "days": 1})
+async def test_a_year_beyond_the_provisional_one_is_a_clear_problem_naming_the_date(repair):
+    # Official schedules cover 2004-2026 (chinesecalendar, schedules/2026.yaml), 2027 is provisional, 2028 is not covered.
+    response = await repair.client.get("/v1/calendar/add", params={"from": "2028-06-02T10:00:00+08:00", "days": 1})
     assert response.status_code == 422
     problem = response.json()
-    assert problem["field"] == "query.from" and problem["covered_years"] == [covered.start, covered.stop - 1]
-    assert f"{outside}-06-02" in problem["detail"]
+    assert problem["field"] == "query.from" and problem["covered_years"] == [2004, 2027]
+    assert problem["uncovered_date"] == "2028-06-02" and "2028-06-02" in problem["detail"]
+    # The last day of the provisional year + 1 working day needs 2028: refused, not guessed.
+    response = await repair.client.get("/v1/calendar/add", params={"from": "2027-12-31T10:00:00+08:00", "days": 1})
+    assert response.status_code == 422 and response.json()["uncovered_date"] == "2028-01-01"
+    assert (await repair.client.get("/v1/calendar/days/2028-01-03")).status_code == 422
 
     enterprise = uscc(9100)
     record = await repair.list_record(f"enterprise:{enterprise}")
-    before = f"{covered.start - 1}-06-02T10:00:00+08:00"  # a past year before the data (backdating is past-only)
+    before = "2003-06-02T10:00:00+08:00"  # a past year before the data (backdating is past-only)
     filed = await repair.post(repair.application(enterprise, [record], accepted_at=before), repair.admin)
     assert filed.status_code == 422, filed.text
     problem = filed.json()
-    assert problem["field"] == "body.accepted_at" and problem["covered_years"] == [covered.start, covered.stop - 1]
-    assert problem["uncovered_date"] == f"{covered.start - 1}-06-02"
+    assert problem["field"] == "body.accepted_at" and problem["covered_years"] == [2004, 2027]
+    assert problem["uncovered_date"] == "2003-06-02"
     assert await repair.scalar("SELECT count(*) FROM repair_applications") == 0
     assert await repair.scalar("SELECT count(*) FROM outbox WHERE type LIKE '%repair.%'") == 0
 
 
-async def test_the_last_day_of_the_data_needs_the_next_year_and_a_city_override_supplies_it(repair):
-    last_year = WorkingDayCalendar.covered_years().stop - 1  # 2026 with chinesecalendar 1.11.0
-    # The last working day of the data + 1 working day lands in a year without data: refused, not guessed.
-    day = date(last_year, 12, 31)
-    while not WorkingDayCalendar().is_working_day(day):  # 2026-12-31 is a Thursday and works
-        day -= timedelta(days=1)
-    last = await repair.client.get("/v1/calendar/add", params={"from": f"{day.isoformat()}T10:00:00+08:00", "days": 1})
-    assert last.status_code == 422 and last.json()["field"] == "query.from"
-    assert f"{last_year + 1}-01-01" in last.json()["detail"]
-    # The city publishes its own days until the State Council schedule is packaged (admin, audited).
-    overrides = {f"{last_year + 1}-01-01": False, f"{last_year + 1}-01-02": False, f"{last_year + 1}-01-03": False,
-                 f"{last_year + 1}-01-04": True}
-    for day, working in overrides.items():
-        assert (await repair.client.put(f"/v1/calendar/overrides/{day}", json={"working": working, "reason": "大连市通知（测试）"},
-                                        headers=repair.department)).status_code == 403
-        response = await repair.client.put(f"/v1/calendar/overrides/{day}", json={"working": working, "reason": "大连市通知（测试）"},
-                                           headers=repair.admin)
-        assert response.status_code == 200, response.text
-    result = await repair.client.get("/v1/calendar/add", params={"from": f"{last_year + 1}-01-01T09:00:00+08:00", "days": 1})
-    # 01-01 is closed by override: the clock starts 01-04 00:00 and one full working day ends 01-05 00:00.
-    assert result.status_code == 200 and result.json()["result"] == f"{last_year + 1}-01-05T00:00:00+08:00"
-    listed = (await repair.client.get("/v1/calendar/overrides")).json()["items"]
-    assert [i["date"] for i in listed] == list(overrides)
-    assert await repair.scalar("SELECT count(*) FROM audit_log WHERE action = 'calendar.override.set'") == 4
-    assert (await repair.client.delete(f"/v1/calendar/overrides/{last_year + 1}-01-04", headers=repair.admin)).status_code == 204
-    assert (await repair.client.delete(f"/v1/calendar/overrides/{last_year + 1}-01-04", headers=repair.admin)).status_code == 404
+@pytest.mark.parametrize(
+    ("start", "expected", "why"),
+    [("2026-12-31T10:00:00+08:00", "2027-01-04T10:00:00+08:00", "元旦 2027-01-01 (Fri), then the weekend"),
+     ("2027-02-04T10:00:00+08:00", "2027-02-09T10:00:00+08:00", "春节 除夕 2027-02-05 to 初三 02-08")],
+)
+async def test_the_year_after_the_last_official_schedule_is_answered_provisionally(repair, start, expected, why):
+    response = await repair.client.get("/v1/calendar/add", params={"from": start, "days": 1})
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] == expected, why
+    assert response.json()["provisional"] is True
+    official = await repair.client.get("/v1/calendar/add", params={"from": "2026-12-30T10:00:00+08:00", "days": 1})
+    assert official.json()["provisional"] is False
+    day = (await repair.client.get("/v1/calendar/days/2027-02-05")).json()
+    assert day == {"date": "2027-02-05", "working_day": False, "provisional": True}
+    assert 'jc_calendar_provisional_answers_total{service="repair",use="calendar_add"}' in (await repair.client.get("/metrics")).text
+
+
+async def test_coverage_is_reported_with_its_sources(repair):
+    body = (await repair.client.get("/v1/calendar/coverage")).json()
+    assert body["official_years"] == [2004, 2026] and body["provisional_year"] == 2027
+    assert body["official_until"] == "2026-12-31" and body["provisional_until"] == "2027-12-31"
+    assert "国办发明电〔2025〕7号" in body["sources"]["2026"] and "国务院令第795号" in body["sources"]["2027"]
+    ready = (await repair.client.get("/readyz")).json()
+    assert ready["details"]["calendar"]["official_until"] == "2026-12-31"
+
+
+async def test_a_city_override_in_the_provisional_year_is_used_and_published(repair):
+    # The city announces that Monday 2027-01-04 stays closed: 2026-12-31 + 1 → Tuesday 2027-01-05, still provisional
+    # (the walk crossed provisional days), and rating and sanctions are told by event.
+    response = await repair.client.put("/v1/calendar/overrides/2027-01-04", json={"working": False, "reason": "大连市通知（测试）"},
+                                       headers=repair.department)
+    assert response.status_code == 403
+    response = await repair.client.put("/v1/calendar/overrides/2027-01-04", json={"working": False, "reason": "大连市通知（测试）"},
+                                       headers=repair.admin)
+    assert response.status_code == 200, response.text
+    result = await repair.client.get("/v1/calendar/add", params={"from": "2026-12-31T10:00:00+08:00", "days": 1})
+    assert result.json()["result"] == "2027-01-05T10:00:00+08:00" and result.json()["provisional"] is True
+    assert (await repair.client.get("/v1/calendar/overrides")).json()["items"] == [
+        {"date": "2027-01-04", "working": False, "reason": "大连市通知（测试）"}]
+    assert (await repair.client.delete("/v1/calendar/overrides/2027-01-04", headers=repair.admin)).status_code == 204
+    assert (await repair.client.delete("/v1/calendar/overrides/2027-01-04", headers=repair.admin)).status_code == 404
+    result = await repair.client.get("/v1/calendar/add", params={"from": "2026-12-31T10:00:00+08:00", "days": 1})
+    assert result.json()["result"] == "2027-01-04T10:00:00+08:00"
+    assert await repair.scalar("SELECT count(*) FROM audit_log WHERE action LIKE 'calendar.override.%'") == 2
+    events = await repair.rows("SELECT key, data FROM outbox WHERE type LIKE '%calendar.override_changed.v1' ORDER BY seq")
+    assert [(e["key"], e["data"]["working"], e["data"]["day"]) for e in events] == [
+        ("calendar:2027-01-04", False, "2027-01-04"), ("calendar:2027-01-04", None, "2027-01-04")]
 
 
 async def test_a_city_closure_moves_the_repair_deadline(repair):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.testing.factories import uscc
-from repair_service.calendar.working_days import SHANGHAI
 from repair_service.repairs.sla import fire_due_timers
 
 BREACHED = "cn.dalian.jointcredit.repair.sla_breached.v1"

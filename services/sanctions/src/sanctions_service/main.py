@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 import jointcredit_common.events.schemas_sanctions  # noqa: F401 - registers sanctions' event types
+from jointcredit_common.calendar.overrides import calendar_consumer, calendar_overrides_mirror
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
 from sanctions_service.agencies.views import router as agencies_router
@@ -33,7 +34,9 @@ def create_app(settings: SanctionsSettings | None = None) -> FastAPI:
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
             routers=[agencies_router, measures_router, webhooks_router, asyncapi_router],
-            consumers=[ConsumerSpec(name="sanctions-dispatch", topics=["ratings"], handlers=handlers)],
+            consumers=[ConsumerSpec(name="sanctions-dispatch", topics=["ratings"], handlers=handlers),
+                       calendar_consumer("sanctions")],
+            calendar_overrides=calendar_overrides_mirror,
             topics=[f"measures.{code}" for code in agencies] + ["feedback"],
             background=[run_webhook_dispatcher, refresh_gauges_loop],
             openapi_tags=[

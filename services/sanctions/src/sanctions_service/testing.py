@@ -3,26 +3,29 @@ polling the real database. Not used by the service itself."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.events.envelope import CloudEvent
-from jointcredit_common.testing.kafka import eventually, publish  # noqa: F401 - re-exported to the tests
 from jointcredit_common.events.schemas import (
-    Evidence, RecordEnded, RecordExpired, RecordRepaired, RecordWithdrawn, SubjectListed, SubjectRef,
+    Evidence,
+    RecordEnded,
+    RecordExpired,
+    RecordRepaired,
+    RecordWithdrawn,
+    SubjectListed,
+    SubjectRef,
 )
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name, mask_resident_id
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
+from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT
 from jointcredit_common.tables import inbox
 from jointcredit_common.testing.factories import resident_id, uscc
+from jointcredit_common.testing.kafka import eventually, publish  # noqa: F401 - re-exported to the tests
 
 CATALOG = load_catalog()
 CONSUMER = "sanctions-dispatch"
@@ -40,8 +43,8 @@ def citizen(n: int, name: str = "张三丰") -> SubjectRef:
     hasher = PiiHasher.from_settings(DEV_PII_HASH_KEY)
     return SubjectRef(
         type="citizen", key=f"citizen:{hasher.keyed_hash(number)}", display_id=mask_resident_id(number),
-        display_name=mask_name(name), id_encrypted=cipher.encrypt(number, context="subject.id_number"),
-        name_encrypted=cipher.encrypt(name, context="subject.name"),
+        display_name=mask_name(name), id_encrypted=cipher.encrypt(number, context=SUBJECT_ID_CONTEXT),
+        name_encrypted=cipher.encrypt(name, context=SUBJECT_NAME_CONTEXT),
     )
 
 

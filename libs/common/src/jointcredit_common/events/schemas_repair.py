@@ -6,8 +6,10 @@ Citizens appear only by keyed hash (``subject_key``) and masked text (``display_
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import List, Literal  # noqa: UP035 - match events/schemas.py
+
+from pydantic import BaseModel, ConfigDict
 
 from jointcredit_common.events.schemas import EventData, SubjectType
 
@@ -69,3 +71,42 @@ class RepairSlaBreached(EventData):
     accepted_at: datetime
     due_at: datetime
     breached_at: datetime
+
+
+CALENDAR_TOPIC = "calendar"
+
+
+class CalendarOverrideChanged(EventData):
+    model_config = ConfigDict(extra="forbid")
+
+    event_type = "calendar.override_changed.v1"
+    topic = CALENDAR_TOPIC
+    summary = (
+        "The city closed or opened a day against the national schedule, or cleared such an override (working: null). "
+        "Every service's working days follow it (repair)."
+    )
+
+    day: date
+    working: bool | None  # None: the override was removed; the national schedule applies again
+    reason: str | None = None
+    changed_at: datetime
+
+
+class RecomputedDeadline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    application_id: str
+    previous_due_at: datetime
+    due_at: datetime
+
+
+class RepairDeadlinesRecomputed(EventData):
+    event_type = "repair.deadlines_recomputed.v1"
+    topic = "repairs"
+    summary = (
+        "Deadlines of open applications that had been computed on a provisional calendar year, recomputed once the "
+        "official schedule of that year was loaded; lists the ones that moved (repair)."
+    )
+
+    applications: List[RecomputedDeadline]
+    reason: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -81,3 +82,30 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def calendar_override_event(day: date, working: bool | None, *, reason: str | None = "大连市通知（测试）",
+                            changed_at: datetime | None = None) -> CloudEvent:
+    """``calendar.override_changed.v1`` exactly as repair publishes it (same model, key and source)."""
+    from jointcredit_common.events.schemas_repair import CalendarOverrideChanged
+
+    data = CalendarOverrideChanged(day=day, working=working, reason=reason if working is not None else None,
+                                   changed_at=changed_at or datetime.now(UTC))
+    key = f"calendar:{day.isoformat()}"
+    return CloudEvent(type=data.type_name(), source="/jointcredit/repair", subject=key, key=key, data=data.to_data())
+
+
+async def publish_override(bootstrap: str, runtime: Any, *events: CloudEvent) -> None:
+    """Publish override events on the service's calendar topic and wait until its mirror holds the last of each day."""
+    from sqlalchemy import text
+
+    await publish(bootstrap, runtime.topic("calendar"), list(events))
+    wanted = {e.data["day"]: e.data["changed_at"] for e in events}
+
+    async def mirrored() -> bool:
+        async with runtime.sessionmaker() as session:
+            rows = (await session.execute(text("SELECT day, changed_at FROM calendar_overrides"))).all()
+        held = {d.isoformat(): c for d, c in rows}
+        return all(day in held and held[day] >= datetime.fromisoformat(at) for day, at in wanted.items())
+
+    await eventually(mirrored, timeout=30)

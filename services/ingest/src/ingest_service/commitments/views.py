@@ -20,16 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from ingest_service.departments.service import ReportingDepartment
+from ingest_service.http import JsonWriteRoute
+from ingest_service.reports.models import commitments, departments
+from ingest_service.reports.schemas import IsoDate
 from jointcredit_common.auth import record_audit
+from jointcredit_common.clock import today_in_china
 from jointcredit_common.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from jointcredit_common.events.schemas_ingest import CommitmentFiled
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.pii import InvalidIdentifier, mask_name, normalize_uscc
-from ingest_service.departments.service import ReportingDepartment
-from ingest_service.reports.models import commitments, departments
-from ingest_service.reports.schemas import IsoDate
-from ingest_service.reports.service import today_in_china
-from ingest_service.http import JsonWriteRoute
+from jointcredit_common.subjects import COMMITMENT_SIGNATORY_CONTEXT
 
 router = APIRouter(tags=["commitments"], route_class=JsonWriteRoute)
 
@@ -92,7 +93,7 @@ async def file_commitment(request: Request, body: CommitmentIn, principal: Repor
         "department": principal.principal,
         "enterprise_id": enterprise_id,
         "enterprise_name": body.enterprise_name,
-        "signatory_encrypted": runtime.cipher.encrypt(body.signatory, context="commitment.signatory"),
+        "signatory_encrypted": runtime.cipher.encrypt(body.signatory, context=COMMITMENT_SIGNATORY_CONTEXT),
         "signatory_masked": mask_name(body.signatory),
         "signed_on": body.signed_on,
         "text": body.text,

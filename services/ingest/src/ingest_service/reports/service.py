@@ -13,16 +13,15 @@ from sqlalchemy import and_, bindparam, case, delete, insert, or_, select, updat
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ingest_service.reports.models import idempotency_keys, reports
+from ingest_service.reports.schemas import ReportIn, ReportOut, SubjectOut
 from jointcredit_common.auth import Principal
 from jointcredit_common.catalog import Catalog, UnknownCodeError
 from jointcredit_common.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import Evidence, Exemption, ReportReceived, ReportWithdrawn, SubjectRef
 from jointcredit_common.pii import InvalidIdentifier, PiiCipher, PiiHasher, mask_name, mask_resident_id, normalize_subject_id
-from ingest_service.reports.models import idempotency_keys, reports
-from ingest_service.reports.schemas import ReportIn, ReportOut, SubjectOut
-
-SHANGHAI = timedelta(hours=8)
+from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT, subject_key
 
 
 def validate_report(report_in: ReportIn, *, principal: Principal, catalog: Catalog, today: date, field_prefix: str = "body") -> str:
@@ -58,14 +57,6 @@ def validate_report(report_in: ReportIn, *, principal: Principal, catalog: Catal
     return subject_id
 
 
-def today_in_china() -> date:
-    return (datetime.now(UTC) + SHANGHAI).date()
-
-
-def subject_key(subject_type: str, subject_id: str, hasher: PiiHasher) -> str:
-    return f"enterprise:{subject_id}" if subject_type == "enterprise" else f"citizen:{hasher.keyed_hash(subject_id)}"
-
-
 def report_row(
     report_in: ReportIn, subject_id: str, *, principal: Principal, cipher: PiiCipher, hasher: PiiHasher,
     report_id: uuid.UUID | None = None, received_at: datetime | None = None,
@@ -77,9 +68,9 @@ def report_row(
         "subject_type": report_in.subject.type,
         "subject_key": subject_key(report_in.subject.type, subject_id, hasher),
         "subject_id": None if citizen else subject_id,
-        "subject_id_encrypted": cipher.encrypt(subject_id, context="subject.id") if citizen else None,
+        "subject_id_encrypted": cipher.encrypt(subject_id, context=SUBJECT_ID_CONTEXT) if citizen else None,
         "subject_name": None if citizen else report_in.subject.name,
-        "subject_name_encrypted": cipher.encrypt(report_in.subject.name, context="subject.name") if citizen else None,
+        "subject_name_encrypted": cipher.encrypt(report_in.subject.name, context=SUBJECT_NAME_CONTEXT) if citizen else None,
         "behavior": report_in.behavior,
         "occurred_on": report_in.occurred_on,
         "description": report_in.description,

@@ -6,17 +6,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from jointcredit_common.auth import Principal, audit_row, record_audit, require_role
-from jointcredit_common.catalog import load_catalog
-from jointcredit_common.errors import UnsupportedMediaType
-from jointcredit_common.openapi import problem_response
-from jointcredit_common.service import ServiceRuntime
 from ingest_service.departments.service import ReportingDepartment
 from ingest_service.http import JsonWriteRoute, is_json_media
 from ingest_service.reports import batch as batches
 from ingest_service.reports import service
-from ingest_service.reports.writer import PendingReport
 from ingest_service.reports.schemas import BatchResult, ReportIn, ReportOut, ReportPage, WithdrawIn
+from ingest_service.reports.writer import PendingReport
+from jointcredit_common.auth import Principal, audit_row, record_audit, require_role
+from jointcredit_common.catalog import load_catalog
+from jointcredit_common.clock import today_in_china
+from jointcredit_common.errors import UnsupportedMediaType
+from jointcredit_common.openapi import problem_response
+from jointcredit_common.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=JsonWriteRoute)
 ReaderPrincipal = Annotated[Principal, require_role("department", "admin")]
@@ -62,7 +63,7 @@ async def post_report(
                         if isinstance(replayed[1], dict) and "links" in replayed[1]:
                             headers["Location"] = replayed[1]["links"]["self"]
                         return JSONResponse(replayed[1], status_code=replayed[0], headers=headers)
-                subject_id = service.validate_report(report_in, principal=principal, catalog=catalog, today=service.today_in_china())
+                subject_id = service.validate_report(report_in, principal=principal, catalog=catalog, today=today_in_china())
                 row = await service.create_report(
                     session, report_in=report_in, subject_id=subject_id, principal=principal,
                     cipher=runtime.cipher, hasher=runtime.hasher, outbox=runtime.outbox,
@@ -86,7 +87,7 @@ async def _post_report_grouped(
     request: Request, runtime: ServiceRuntime, principal: Principal, report_in: ReportIn, catalog: Any
 ) -> JSONResponse:
     """Without an Idempotency-Key: validated here, stored by the group-commit writer (writer.py), 202 after commit."""
-    subject_id = service.validate_report(report_in, principal=principal, catalog=catalog, today=service.today_in_china())
+    subject_id = service.validate_report(report_in, principal=principal, catalog=catalog, today=today_in_china())
     row = service.report_row(report_in, subject_id, principal=principal, cipher=runtime.cipher, hasher=runtime.hasher)
     body = service.accepted_body(row)
     await runtime.extras["report_writer"].store(PendingReport(
@@ -123,7 +124,7 @@ async def post_batch(request: Request, principal: ReportingDepartment, idempoten
         if replayed is not None:
             return JSONResponse(replayed[1], status_code=replayed[0], headers={"Idempotent-Replayed": "true"})
     result = await batches.store_batch(
-        runtime, request, principal=principal, items=items, catalog=load_catalog(), today=service.today_in_china(),
+        runtime, request, principal=principal, items=items, catalog=load_catalog(), today=today_in_china(),
         key=idempotency_key, fingerprint=fingerprint,
     )
     if idempotency_key:

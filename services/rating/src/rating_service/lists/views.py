@@ -21,8 +21,9 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import Select, func, literal_column, or_, select, tuple_
 
 from jointcredit_common.catalog import load_catalog
-from jointcredit_common.pii import InvalidIdentifier, PiiHasher, normalize_subject_id
+from jointcredit_common.pii import InvalidIdentifier, PiiHasher
 from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.subjects import subject_key_of as key_of
 from rating_service.paging import decode_cursor, encode_cursor
 from rating_service.records.models import credit_records, subjects
 from rating_service.records.service import LIVE, today_in_china
@@ -53,10 +54,9 @@ def subject_key_of(hasher: PiiHasher, q: str) -> str | None:
     """The subject key ``q`` names if it is a full USCC or resident ID (citizens via the keyed hash)."""
     for subject_type in ("enterprise", "citizen"):
         try:
-            normalized = normalize_subject_id(subject_type, q)
+            return key_of(subject_type, q, hasher)
         except InvalidIdentifier:
             continue
-        return f"enterprise:{normalized}" if subject_type == "enterprise" else f"citizen:{hasher.keyed_hash(normalized)}"
     return None
 
 

@@ -18,12 +18,13 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.auth import Principal, record_audit
+from jointcredit_common.calendar import CalendarNotCovered, WorkingDayCalendar, not_covered_problem
+from jointcredit_common.calendar.coverage import PROVISIONAL_ANSWERS
 from jointcredit_common.errors import Conflict, Forbidden, NotFound
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas_rating import ObjectionDecided, RecordDisputed
 from rating_service.records.models import credit_records, objections
 from rating_service.records.service import end_record, today_in_china
-from rating_service.records.working_days import add_working_days
 
 Decision = Literal["upheld", "rejected"]
 
@@ -53,7 +54,7 @@ def may_file(principal: Principal, record: Any) -> bool:
 
 async def file_objection(
     session: AsyncSession, *, record_id: uuid.UUID, principal: Principal, grounds: str, materials: list[str],
-    working_days: int, outbox: Outbox, request: Request | None = None,
+    working_days: int, calendar: WorkingDayCalendar, outbox: Outbox, request: Request | None = None,
 ) -> dict[str, Any]:
     record = (
         await session.execute(select(credit_records).where(credit_records.c.id == record_id).with_for_update())
@@ -68,7 +69,13 @@ async def file_objection(
     if record["state"] != "active":
         raise Conflict(f"the record has ended ({record['state']}); there is nothing to object to", field="path.record_id")
     filed_on = today_in_china()
-    due_on, official_calendar = add_working_days(filed_on, working_days)
+    try:  # the filing day itself is not counted (民法典第二百零一条)
+        due = calendar.nth_working_day_after(filed_on, working_days)
+    except CalendarNotCovered as exc:
+        raise not_covered_problem(exc, "path.record_id") from exc
+    due_on = due.day
+    if due.provisional:
+        PROVISIONAL_ANSWERS.labels("rating", "objection_due_on").inc()
     objection_id = uuid.uuid4()
     now = datetime.now(UTC)
     row = (
@@ -91,9 +98,11 @@ async def file_objection(
     await record_audit(session, principal=principal, action="objection.file", target_type="credit_record",
                        target_id=str(record_id),
                        detail={"objection_id": str(objection_id), "due_on": due_on.isoformat(),
-                               "working_days": working_days, "official_calendar": official_calendar},
+                               "working_days": working_days, "provisional": due.provisional},
                        request=request)
-    return objection_view(row) | {"record_state": "disputed", "official_calendar": official_calendar}
+    # official_calendar: the name this answer had before the provisional calendar; kept for clients that read it
+    return objection_view(row) | {"record_state": "disputed", "provisional": due.provisional,
+                                  "official_calendar": not due.provisional}
 
 
 async def decide_objection(

@@ -53,7 +53,8 @@ async def post_objection(request: Request, record_id: uuid.UUID, objection_in: O
     async with runtime.sessionmaker() as session, session.begin():
         return await file_objection(
             session, record_id=record_id, principal=principal, grounds=objection_in.grounds,
-            materials=objection_in.materials, working_days=_working_days(runtime), outbox=runtime.outbox, request=request,
+            materials=objection_in.materials, working_days=_working_days(runtime), calendar=await runtime.calendar.get(),
+            outbox=runtime.outbox, request=request,
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Text, bindparam, exists, insert, literal_column, select, update
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jointcredit_common.auth import Principal, record_audit
 from jointcredit_common.catalog import Catalog
+from jointcredit_common.clock import today_in_china  # noqa: F401 - re-exported for the domain's modules
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import (
     Evidence,
@@ -47,10 +48,6 @@ EXPIRED_ZH = "公示期届满，自动移出名单，停止公示、停止共享
 # would rebuild and re-key them on every event).
 _INSERT_SUBJECT = pg_insert(subjects).on_conflict_do_nothing()
 _INSERT_CLASSIFICATION = pg_insert(classifications).on_conflict_do_nothing().returning(classifications.c.report_id)
-
-
-def today_in_china() -> date:
-    return (datetime.now(UTC) + timedelta(hours=8)).date()
 
 
 _HAS_LIVE_DISHONEST = select(exists().where(

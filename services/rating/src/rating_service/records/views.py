@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from jointcredit_common.catalog import load_catalog
 from jointcredit_common.auth import Principal
+from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound, Unauthorized, ValidationFailed
-from jointcredit_common.pii import InvalidIdentifier, normalize_subject_id
+from jointcredit_common.pii import InvalidIdentifier
 from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.subjects import subject_key_of
 from rating_service.records.models import classifications, credit_records, subjects
 
 router = APIRouter(tags=["subjects"])
@@ -25,10 +26,9 @@ async def get_catalog() -> dict[str, Any]:
 
 def _subject_key(runtime: ServiceRuntime, subject_type: str, subject_id: str) -> str:
     try:
-        normalized = normalize_subject_id(subject_type, subject_id)
+        return subject_key_of(subject_type, subject_id, runtime.hasher)
     except InvalidIdentifier as exc:
         raise ValidationFailed(f"not a valid {exc.kind}: {exc.reason}", field="path.id") from exc
-    return f"enterprise:{normalized}" if subject_type == "enterprise" else f"citizen:{runtime.hasher.keyed_hash(normalized)}"
 
 
 _optional_bearer = HTTPBearer(auto_error=False)

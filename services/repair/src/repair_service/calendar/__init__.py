@@ -1,5 +1,3 @@
-"""China's official working-day calendar for the repair SLA (三(一): "原则上在1个工作日内完成")."""
+"""The working-day calendar's API and the city's overrides (repair owns them; the other services learn them by event).
 
-from repair_service.calendar.working_days import CalendarNotCovered, WorkingDayCalendar
-
-__all__ = ["CalendarNotCovered", "WorkingDayCalendar"]
+The arithmetic lives in :mod:`jointcredit_common.calendar`, shared by every service."""

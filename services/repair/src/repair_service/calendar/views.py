@@ -1,22 +1,24 @@
+"""The calendar API: working-day arithmetic for anyone, the city's overrides for admins."""
+
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import text
 
-from jointcredit_common.errors import ValidationFailed
+from jointcredit_common.auth import AdminPrincipal
+from jointcredit_common.calendar import SHANGHAI, CalendarNotCovered, not_covered_problem
+from jointcredit_common.calendar.coverage import coverage
 from jointcredit_common.service import ServiceRuntime
-from repair_service.calendar.working_days import SHANGHAI, CalendarNotCovered, WorkingDayCalendar
+from repair_service.calendar import service
+from repair_service.calendar.schemas import OverrideIn
 
 router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 
 
-async def load_calendar(runtime: ServiceRuntime) -> WorkingDayCalendar:
-    async with runtime.sessionmaker() as session:
-        rows = (await session.execute(text("SELECT day, working FROM calendar_overrides"))).all()
-    return WorkingDayCalendar({day: working for day, working in rows})
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
 
 
 @router.get("/add", summary="Add working days (China's official calendar, Asia/Shanghai, city overrides)")
@@ -25,70 +27,61 @@ async def add_working_days(
     from_: datetime = Query(alias="from", description="ISO 8601 with offset; a date-only value means 00:00 in Asia/Shanghai"),
     days: int = Query(1, ge=0, le=365),
 ) -> dict[str, Any]:
-    calendar = await load_calendar(request.app.state.runtime)
+    calendar = await _runtime(request).calendar.get()
     start = from_ if from_.tzinfo else from_.replace(tzinfo=SHANGHAI)
     try:
-        result = calendar.add_working_days(start, days)
+        result = calendar.add(start, days)
     except CalendarNotCovered as exc:
-        raise ValidationFailed(str(exc), field="query.from", covered_years=[exc.covered_years.start, exc.covered_years.stop - 1]) from exc
-    return {"from": start.astimezone(SHANGHAI).isoformat(), "days": days, "result": result.isoformat(), "timezone": "Asia/Shanghai"}
+        raise not_covered_problem(exc, "query.from") from exc
+    service.count_provisional(result.provisional, "calendar_add")
+    return {"from": start.astimezone(SHANGHAI).isoformat(), "days": days, "result": result.at.isoformat(),
+            "provisional": result.provisional, "timezone": "Asia/Shanghai"}
 
 
 @router.get("/days/{day}", summary="Whether a date is a working day")
 async def working_day(request: Request, day: date) -> dict[str, Any]:
-    calendar = await load_calendar(request.app.state.runtime)
+    calendar = await _runtime(request).calendar.get()
     try:
-        return {"date": day.isoformat(), "working_day": calendar.is_working_day(day)}
+        working, provisional = calendar.day_status(day)
     except CalendarNotCovered as exc:
-        raise ValidationFailed(str(exc), field="path.day") from exc
+        raise not_covered_problem(exc, "path.day") from exc
+    return {"date": day.isoformat(), "working_day": working, "provisional": provisional}
+
+
+@router.get("/coverage", summary="How far the calendar reaches: official schedules, the provisional year, then 422")
+async def calendar_coverage(request: Request) -> dict[str, Any]:
+    calendar = await _runtime(request).calendar.get()
+    years = {year: calendar.schedule(year) for year in (calendar.official_years.stop - 1, calendar.provisional_year)}
+    return coverage(calendar) | {
+        "official_years": [calendar.official_years.start, calendar.official_years.stop - 1],
+        "provisional_year": calendar.provisional_year,
+        "sources": {str(year): schedule.source for year, schedule in years.items() if schedule is not None},
+    }
 
 
 # --- the city's override table (admin) -------------------------------------------------------------------
 
-from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
-from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: E402
-
-from jointcredit_common.auth import AdminPrincipal, record_audit  # noqa: E402
-from jointcredit_common.errors import NotFound  # noqa: E402
-
-
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    working: bool = Field(description="true: an extra working day; false: an extra closure")
-    reason: str = Field(min_length=1, max_length=500, description="e.g. the city government's notice number")
-
 
 @router.get("/overrides", summary="The city's overrides of the national schedule")
 async def list_overrides(request: Request) -> dict[str, Any]:
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.sessionmaker() as session:
-        rows = (await session.execute(text("SELECT day, working, reason FROM calendar_overrides ORDER BY day"))).mappings().all()
-    return {"items": [{"date": r["day"].isoformat(), "working": r["working"], "reason": r["reason"]} for r in rows]}
+    async with _runtime(request).sessionmaker() as session:
+        return {"items": await service.list_overrides(session)}
 
 
-@router.put("/overrides/{day}", summary="Set a city override (admin). Deadlines already computed do not move.")
+@router.put("/overrides/{day}", summary="Set a city override (admin); rating and sanctions follow it by event. "
+            "Deadlines already computed do not move.")
 async def put_override(request: Request, day: date, body: OverrideIn, admin: AdminPrincipal) -> dict[str, Any]:
-    runtime: ServiceRuntime = request.app.state.runtime
-    from repair_service.repairs.models import calendar_overrides
-
+    runtime = _runtime(request)
     async with runtime.sessionmaker() as session, session.begin():
-        await session.execute(
-            pg_insert(calendar_overrides)
-            .values(day=day, working=body.working, reason=body.reason)
-            .on_conflict_do_update(index_elements=[calendar_overrides.c.day], set_={"working": body.working, "reason": body.reason})
-        )
-        await record_audit(session, principal=admin, action="calendar.override.set", target_type="calendar_day",
-                           target_id=day.isoformat(), detail={"working": body.working, "reason": body.reason}, request=request)
-    return {"date": day.isoformat(), "working": body.working, "reason": body.reason}
+        runtime.calendar.invalidate_after_commit(session)
+        return await service.set_override(session, day=day, override_in=body, admin=admin, outbox=runtime.outbox,
+                                          now=datetime.now(UTC), request=request)
 
 
 @router.delete("/overrides/{day}", status_code=204, summary="Remove a city override (admin)")
 async def delete_override(request: Request, day: date, admin: AdminPrincipal) -> None:
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime = _runtime(request)
     async with runtime.sessionmaker() as session, session.begin():
-        deleted = (await session.execute(text("DELETE FROM calendar_overrides WHERE day = :d"), {"d": day})).rowcount
-        if not deleted:
-            raise NotFound(f"no override for {day.isoformat()}", field="path.day")
-        await record_audit(session, principal=admin, action="calendar.override.delete", target_type="calendar_day",
-                           target_id=day.isoformat(), request=request)
+        runtime.calendar.invalidate_after_commit(session)
+        await service.clear_override(session, day=day, admin=admin, outbox=runtime.outbox, now=datetime.now(UTC),
+                                     request=request)

@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -20,15 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
-
-calendar_overrides = Table(
-    "calendar_overrides",
-    metadata,
-    Column("day", Date, primary_key=True),
-    Column("working", Boolean, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
 
 listed_records = Table(
     "listed_records",
@@ -71,6 +61,7 @@ repair_applications = Table(
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("backdated", Boolean, nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("due_provisional", Boolean, nullable=False, server_default="false"),  # due_at rests on a provisional day
     Column("decided_at", DateTime(timezone=True)),
     Column("decision_reason", Text),
     Column("decided_event_id", UUID(as_uuid=True)),

@@ -51,6 +51,8 @@ class RepairAcceptedOut(BaseModel):
     channel: Literal["green", "standard"]
     accepted_at: datetime
     due_at: datetime
+    provisional: bool = Field(description="due_at rests on a day of a provisional calendar year (the State Council's "
+                                          "schedule for it is not published yet); recomputed when it is")
     working_days: int
     links: dict[str, str]
 
@@ -69,6 +71,7 @@ class RepairOut(BaseModel):
     backdated: bool
     working_days: int
     due_at: datetime
+    provisional: bool = Field(description="due_at rests on a provisional calendar day")
     timezone: str = "Asia/Shanghai"
     overdue: bool
     breached_at: datetime | None

@@ -14,14 +14,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.auth import Principal, record_audit
+from jointcredit_common.calendar import SHANGHAI, CalendarNotCovered, WorkingDayCalendar, not_covered_problem
 from jointcredit_common.catalog import Catalog
 from jointcredit_common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas_repair import RepairAccepted, RepairDecided
 from jointcredit_common.pii import InvalidIdentifier, PiiHasher, normalize_subject_id
-from repair_service.calendar.working_days import SHANGHAI, CalendarNotCovered, WorkingDayCalendar
+from jointcredit_common.subjects import subject_key
 from repair_service.repairs.models import (
-    calendar_overrides,
     listed_records,
     repair_application_records,
     repair_applications,
@@ -36,19 +36,9 @@ REPAIRABLE_LISTS = ("dishonest", "key_warning")  # a red-list record is not a fa
 SLA_KIND = "decision"
 
 
-def subject_key(subject_type: str, subject_id: str, hasher: PiiHasher) -> str:
-    """The same key ingest and rating use: the USCC, or the keyed hash of a citizen's normalised ID number."""
-    return f"enterprise:{subject_id}" if subject_type == "enterprise" else f"citizen:{hasher.keyed_hash(subject_id)}"
-
-
 def in_catalog(catalog: Catalog):  # noqa: ANN201 - a SQL condition
     """Records listed under this catalog (any version of it: ``dalian-2020-4@1.0.0``)."""
     return listed_records.c.catalog.like(f"{catalog.id}@%") | (listed_records.c.catalog == catalog.id)
-
-
-async def load_calendar(session: AsyncSession) -> WorkingDayCalendar:
-    rows = (await session.execute(select(calendar_overrides.c.day, calendar_overrides.c.working))).all()
-    return WorkingDayCalendar({day: working for day, working in rows})
 
 
 async def choose_channel(session: AsyncSession, *, subject_type: str, key: str, catalog: Catalog) -> tuple[str, str]:
@@ -81,6 +71,7 @@ async def accept_application(
     catalog: Catalog,
     hasher: PiiHasher,
     outbox: Outbox,
+    calendar: WorkingDayCalendar,
     now: datetime,
 ) -> dict[str, Any]:
     """Validate, choose the channel, compute due_at on China's calendar, store + timer + event. Raises problems."""
@@ -143,14 +134,11 @@ async def accept_application(
     # --- channel and deadline ------------------------------------------------------------------------
     channel, channel_reason = await choose_channel(session, subject_type=body.subject.type, key=key, catalog=catalog)
     working_days = settings.green_channel_working_days if channel == "green" else settings.standard_channel_working_days
-    calendar = await load_calendar(session)
     try:
-        due_at = calendar.due_at(accepted_at, working_days)
+        deadline = calendar.due_at(accepted_at, working_days)
     except CalendarNotCovered as exc:
-        raise ValidationFailed(
-            f"cannot compute the deadline: {exc}", field="body.accepted_at",
-            covered_years=[exc.covered_years.start, exc.covered_years.stop - 1], uncovered_date=exc.date.isoformat(),
-        ) from exc
+        raise not_covered_problem(exc, "body.accepted_at") from exc
+    due_at = deadline.at
 
     # --- store ---------------------------------------------------------------------------------------
     first = rows[body.record_ids[0]]
@@ -162,7 +150,7 @@ async def accept_application(
             display_name=first["display_name"], applicant_role=principal.role, applicant=principal.principal,
             correction=body.correction.model_dump(), channel=channel, channel_reason=channel_reason,
             working_days=working_days, status="accepted", next_stage=stages[0], accepted_at=accepted_at,
-            backdated=backdated, due_at=due_at,
+            backdated=backdated, due_at=due_at, due_provisional=deadline.provisional,
         )
     )
     try:
@@ -188,7 +176,8 @@ async def accept_application(
         detail={"subject_key": key, "record_ids": list(body.record_ids), "channel": channel, "accepted_at": accepted_at.isoformat(),
                 "backdated": backdated, "due_at": due_at.isoformat(), "working_days": working_days},
     )
-    return {"id": application_id, "channel": channel, "accepted_at": accepted_at, "due_at": due_at, "working_days": working_days}
+    return {"id": application_id, "channel": channel, "accepted_at": accepted_at, "due_at": due_at,
+            "provisional": deadline.provisional, "working_days": working_days}
 
 
 async def decide_stage(
@@ -391,6 +380,7 @@ async def describe(session: AsyncSession, app: dict[str, Any], *, settings: Repa
         "backdated": app["backdated"],
         "working_days": app["working_days"],
         "due_at": app["due_at"].astimezone(SHANGHAI),
+        "provisional": app["due_provisional"],
         "overdue": is_open and app["due_at"] <= now,
         "breached_at": _local(app["breached_at"]),
         "next_stage": app["next_stage"],

@@ -18,10 +18,10 @@ from prometheus_client import Gauge
 from sqlalchemy import and_, func, select, update
 
 from jointcredit_common.auth import Principal, record_audit
+from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.events.schemas_repair import RepairSlaBreached
 from jointcredit_common.logging import get_logger
 from jointcredit_common.service import ServiceRuntime
-from repair_service.calendar.working_days import SHANGHAI
 from repair_service.repairs.models import repair_applications, sla_timers
 from repair_service.repairs.service import OPEN_STATUSES
 

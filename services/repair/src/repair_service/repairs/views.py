@@ -9,9 +9,11 @@ from fastapi.responses import JSONResponse
 
 from jointcredit_common.auth import Principal, require_role
 from jointcredit_common.catalog import load_catalog
+from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.errors import NotFound
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.service import ServiceRuntime
+from repair_service.calendar.service import count_provisional
 from repair_service.repairs import service
 from repair_service.repairs.schemas import RepairAcceptedOut, RepairIn, RepairOut, RepairPage, ReviewIn
 
@@ -43,14 +45,13 @@ async def post_repair(request: Request, body: RepairIn, principal: ApplicantPrin
     async with runtime.sessionmaker() as session, session.begin():
         accepted = await service.accept_application(
             session, body=body, principal=principal, settings=runtime.settings, catalog=load_catalog(),
-            hasher=runtime.hasher, outbox=runtime.outbox, now=datetime.now(UTC),
+            hasher=runtime.hasher, outbox=runtime.outbox, calendar=await runtime.calendar.get(), now=datetime.now(UTC),
         )
-    from repair_service.calendar.working_days import SHANGHAI
-
+    count_provisional(accepted["provisional"], "repair_due_at")
     out = RepairAcceptedOut(
         id=str(accepted["id"]), status="accepted", channel=accepted["channel"],
         accepted_at=accepted["accepted_at"].astimezone(SHANGHAI), due_at=accepted["due_at"].astimezone(SHANGHAI),
-        working_days=accepted["working_days"], links={"self": f"/v1/repairs/{accepted['id']}"},
+        provisional=accepted["provisional"], working_days=accepted["working_days"], links={"self": f"/v1/repairs/{accepted['id']}"},
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers={"Location": out.links["self"]})
 

@@ -12,7 +12,12 @@ from jointcredit_common.events.envelope import TYPE_PREFIX, CloudEvent
 from jointcredit_common.events.schemas import RecordEnded, RecordExpired, RecordRepaired, RecordWithdrawn, SubjectListed
 from jointcredit_common.service import ServiceRuntime
 from sanctions_service.measures.service import (
-    DispatchPolicy, has_active_dishonest_record, issue_measures, lift_measures, restore_incentives, suspend_incentives,
+    DispatchPolicy,
+    has_active_dishonest_record,
+    issue_measures,
+    lift_measures,
+    restore_incentives,
+    suspend_incentives,
 )
 
 # Rating also announces the pause and the return of a red record's incentives (schemas_rating.py). Sanctions already
@@ -43,6 +48,7 @@ def dispatch_policy(runtime: ServiceRuntime) -> DispatchPolicy:
         outbox=runtime.outbox,
         identity_entitled=frozenset(settings.identity_entitled_agencies),
         feedback_due_working_days=settings.feedback_due_working_days,
+        calendar=runtime.calendar,
     )
 
 

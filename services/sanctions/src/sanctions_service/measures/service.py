@@ -20,15 +20,26 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jointcredit_common.calendar import SHANGHAI, CalendarNotCovered
+from jointcredit_common.calendar.coverage import PROVISIONAL_ANSWERS
+from jointcredit_common.calendar.overrides import CalendarSource
 from jointcredit_common.catalog import Catalog
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import (
-    EventData, LegalBasis, MeasureIssued, MeasureLifted, RecordEnded, SubjectListed, SubjectRef,
+    EventData,
+    LegalBasis,
+    MeasureIssued,
+    MeasureLifted,
+    RecordEnded,
+    SubjectListed,
+    SubjectRef,
 )
 from jointcredit_common.events.schemas_sanctions import MeasureResumed, MeasureSuspended
+from jointcredit_common.logging import get_logger
 from jointcredit_common.staging import stage
-from sanctions_service.measures.calendar import SHANGHAI, feedback_due_at
 from sanctions_service.measures.models import credit_records, measure_events, measures, webhook_deliveries, webhook_subscriptions
+
+log = get_logger(__name__)
 
 LIVE = ("in_force", "suspended")  # states an agency has been told to apply (or to pause)
 
@@ -39,12 +50,30 @@ class DispatchPolicy:
     outbox: Outbox
     identity_entitled: frozenset[str]
     feedback_due_working_days: int
+    calendar: CalendarSource
 
     def subject_for(self, agency: str, subject: SubjectRef) -> SubjectRef:
         """Citizens: only the masked display values, plus the encrypted identity for entitled agencies (settings)."""
         if subject.type != "citizen" or agency in self.identity_entitled:
             return subject
         return subject.model_copy(update={"id_encrypted": None, "name_encrypted": None})
+
+
+async def feedback_due_at(issued_at: datetime, policy: DispatchPolicy) -> datetime | None:
+    """发起-响应-反馈: 24:00 (Asia/Shanghai) of the N-th working day after the issue day; N = 0: due at issue.
+
+    The one calendar of every service (official schedules, the provisional year, the city's overrides). A measure is
+    never held back for want of a calendar: past the provisional year the due date is left open (None), which the
+    coverage warning in /readyz and /metrics has announced for two months by then."""
+    calendar = await policy.calendar.get()
+    try:
+        due = calendar.end_of_nth_working_day_after(issued_at, policy.feedback_due_working_days)
+    except CalendarNotCovered as exc:
+        log.warning("feedback_due_not_covered", uncovered_date=exc.date.isoformat())
+        return None
+    if due.provisional:
+        PROVISIONAL_ANSWERS.labels("sanctions", "feedback_due_at").inc()
+    return due.at
 
 
 # Built once with bind parameters (compiled once, cached): the feed row, and one pending delivery per live subscription.
@@ -138,7 +167,7 @@ async def issue_measures(session: AsyncSession, listed: SubjectListed, *, policy
     # A dishonest listing was just claimed as active: no need to ask.
     dishonest_active = listed.list == "dishonest" or await has_active_dishonest_record(session, listed.subject.key)
     starts_on = listed.publicity_starts_on or now.astimezone(SHANGHAI).date()
-    due = feedback_due_at(now, policy.feedback_due_working_days)
+    due = await feedback_due_at(now, policy)
     codes = list(dict.fromkeys([*listed.measures, *listed.suppressed_measures]))
     rows: list[dict] = []
     events: list[AgencyEvent | None] = []  # None: withheld, recorded but not sent
@@ -241,7 +270,7 @@ async def restore_incentives(
             .where(measures.c.subject_key == subject_key, measures.c.state == "withheld", measures.c.record_id.in_(active_record),
                    only)
             .values(state="in_force", issued_at=now, starts_on=starts_on,
-                    feedback_due_at=feedback_due_at(now, policy.feedback_due_working_days))
+                    feedback_due_at=await feedback_due_at(now, policy))
             .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.payload)
         )
     ).mappings().all()

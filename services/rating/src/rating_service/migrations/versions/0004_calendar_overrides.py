@@ -1,0 +1,21 @@
+"""rating: a mirror of the city's calendar overrides (repair owns them; learned from calendar.override_changed.v1)
+
+Revision ID: 0004
+"""
+
+from alembic import op
+
+from jointcredit_common.calendar.overrides import create_override_mirror
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_override_mirror(op)
+
+
+def downgrade() -> None:
+    op.drop_table("calendar_overrides")
