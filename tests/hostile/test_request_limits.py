@@ -62,3 +62,19 @@ async def test_a_streamed_batch_over_the_batch_limit_is_413_and_stores_nothing(j
         response = await client.post("/v1/reports:batch", content=ndjson(200), headers=department)
         assert_too_large(response, 64 * 1024)
         assert (await client.get("/v1/reports", headers=admin)).json()["items"] == []
+
+
+async def test_only_the_route_that_declares_a_larger_limit_gets_it(jc_app):
+    """A path merely ending in ``:batch`` — on rating, or an unknown one on ingest — gets the ordinary limit,
+    unauthenticated, before its body is read (the batch allowance is ingest's declaration for its own route)."""
+    from ingest_service.main import create_app as create_ingest
+    from ingest_service.settings import IngestSettings
+    from rating_service.main import create_app as create_rating
+    from rating_service.settings import RatingSettings
+
+    async with jc_app("rating", create_rating, RatingSettings, max_body_bytes=4096) as (_, client):
+        assert_too_large(await client.post("/v1/anything:batch", content=chunks(64 * 1024)), 4096)
+    async with jc_app("ingest", create_ingest, IngestSettings, max_body_bytes=4096) as (_, client):
+        assert_too_large(await client.post("/v1/commitments:batch", content=chunks(64 * 1024)), 4096)
+        # the declared route keeps its own, larger limit: this body passes the size check and fails authentication
+        assert (await client.post("/v1/reports:batch", content=chunks(64 * 1024))).status_code == 401

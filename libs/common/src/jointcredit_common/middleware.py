@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 import orjson
@@ -18,13 +19,17 @@ from jointcredit_common.tracing import continue_trace, current_traceparent
 
 
 class PlatformMiddleware:
-    def __init__(self, app: ASGIApp, settings: ServiceSettings) -> None:
+    """``body_limits``: exact paths a service allows larger bodies on (e.g. ingest's batch route); every other path,
+    on every service, gets ``max_body_bytes`` — enforced before the body is read and before authentication."""
+
+    def __init__(self, app: ASGIApp, settings: ServiceSettings, body_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.settings = settings
         self.service = settings.service_name
+        self.body_limits = dict(body_limits or {})
 
     def _limit_for(self, path: str) -> int:
-        return self.settings.max_batch_body_bytes if path.endswith(":batch") else self.settings.max_body_bytes
+        return self.body_limits.get(path, self.settings.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

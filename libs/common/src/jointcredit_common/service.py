@@ -64,6 +64,10 @@ class ServiceSpec:
     on_startup: Sequence[Callable[["ServiceRuntime"], Awaitable[None]]] = ()
     background: Sequence[Callable[["ServiceRuntime", asyncio.Event], Awaitable[None]]] = ()
     openapi_tags: list[dict[str, Any]] | None = None
+    # the table of the city's calendar overrides in this service's database (repair's own, or a mirror); None: national
+    calendar_overrides: Table | None = None
+    # exact paths that accept bodies over settings.max_body_bytes, with their limits (e.g. ingest's batch route)
+    body_limits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -328,7 +332,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    app.add_middleware(PlatformMiddleware, settings=settings)
+    app.add_middleware(PlatformMiddleware, settings=settings, body_limits=spec.body_limits)
     if settings.rate_limit_per_second > 0 or settings.anonymous_rate_limit_per_second > 0:
         # outermost (added last): a refused request costs no body read, trace or route lookup
         app.add_middleware(RateLimitMiddleware, settings=settings)

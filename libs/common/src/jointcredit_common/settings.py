@@ -45,8 +45,7 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
-    max_body_bytes: int = 1_048_576
-    max_batch_body_bytes: int = 32 * 1_048_576
+    max_body_bytes: int = 1_048_576  # every route; a service names the routes it allows more on (ServiceSpec.body_limits)
 
     # Request rate limits (token buckets in each replica's memory; a cluster allows replicas × these, so a gateway
     # enforces the global limit). Per credential (SHA-256 of the bearer token): a department's system posting

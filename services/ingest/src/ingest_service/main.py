@@ -28,11 +28,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             description=(
                 "Member departments report incidents about enterprises and citizens and file enterprises' commitments "
                 "(大信办字〔2020〕4号). Limits: a request body is at most max_body_bytes (1 MiB; 413 beyond), a batch at "
-                "most max_batch_body_bytes (32 MiB) and max_batch_items (10,000) items. Idempotency-Key records are "
+                "most max_batch_body_bytes (32 MiB, that route only) and max_batch_items (10,000) items. Idempotency-Key records are "
                 "kept idempotency_ttl_hours (24 h)."
             ),
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
+            body_limits={"/v1/reports:batch": settings.max_batch_body_bytes},
             routers=[reports_router, commitments_router, my_department_router, departments_router, audit_router],
             consumers=[ConsumerSpec(name="ingest-status", topics=["ratings"], handlers=handlers)],
             topics=["reports", "commitments"],

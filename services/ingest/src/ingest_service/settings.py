@@ -15,6 +15,7 @@ class IngestSettings(ServiceSettings):
     idempotency_purge_interval_seconds: float = 600.0
     # POST /v1/reports:batch: at most this many items (JSON array or NDJSON lines); one transaction per chunk.
     max_batch_items: int = 10_000
+    max_batch_body_bytes: int = 32 * 1_048_576  # that route's body limit (every other route: max_body_bytes)
     batch_chunk_size: int = 500
     # Single-report POSTs are committed in shared transactions by this many writer loops (reports/writer.py).
     report_writers: int = 2
