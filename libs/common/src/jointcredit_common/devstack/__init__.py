@@ -234,9 +234,12 @@ class ServiceProcess:
                 self.proc.wait()
 
 
-# Webhook receivers of the development stack and of tests listen on loopback, which the SSRF guard refuses unless
-# allowed (sanctions_service/webhooks/targets.py); production allows only what its operator lists.
-LOCAL_WEBHOOKS = {"JC_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8", "::1/128"]'}
+# One service's own settings on a development machine, added to its environment only. Sanctions: webhook receivers of
+# the development stack and of tests listen on loopback, which its SSRF guard refuses unless allowed
+# (sanctions_service/webhooks/targets.py); production allows only what its operator lists.
+DEV_SERVICE_ENV: dict[str, dict[str, str]] = {
+    "sanctions": {"SANCTIONS_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8", "::1/128"]'},
+}
 
 
 def stack_env(bootstrap: str, credentials_path: Path, **overrides: str) -> dict[str, str]:
@@ -249,7 +252,6 @@ def stack_env(bootstrap: str, credentials_path: Path, **overrides: str) -> dict[
         "JC_LOG_JSON": "true",
         "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
         "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
-        **LOCAL_WEBHOOKS,
         **overrides,
     }
 
@@ -270,7 +272,7 @@ def start_services(
     procs: dict[str, ServiceProcess] = {}
     for name in names:
         port = (ports or {}).get(name, SERVICES[name][1])
-        env = {**shared_env, f"{name.upper()}_DATABASE_URL": database_url(admin_url, name)}
+        env = {**DEV_SERVICE_ENV.get(name, {}), **shared_env, f"{name.upper()}_DATABASE_URL": database_url(admin_url, name)}
         log_path = log_dir / f"{name}.log" if log_dir else None
         procs[name] = ServiceProcess(name, port, env, log_path=log_path).start()
     try:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from jointcredit_common.devstack import (
-    LOCAL_WEBHOOKS,
+    DEV_SERVICE_ENV,
     SERVICES,
     EmbeddedKafka,
     EmbeddedPostgres,
@@ -195,7 +195,7 @@ def service_env(infra: Infra, name: str, *, database: str, topic_prefix: str, cr
         # settings (tests/hostile/test_rate_limits.py), which win over these.
         "JC_RATE_LIMIT_PER_SECOND": "0",
         "JC_ANONYMOUS_RATE_LIMIT_PER_SECOND": "0",
-        **LOCAL_WEBHOOKS,  # test receivers listen on loopback
+        **DEV_SERVICE_ENV.get(name, {}),  # e.g. sanctions: test webhook receivers listen on loopback
     }
 
 
