@@ -35,7 +35,7 @@ from jointcredit_common.staging import stage
 from sanctions_service.measures.calendar import SHANGHAI, feedback_due_at
 from sanctions_service.measures.models import credit_records, measure_events, measures, webhook_deliveries, webhook_subscriptions
 
-LIVE = ("in_force", "suspended")  # states an agency has been told to apply (or to pause)
+SENT_STATES = ("in_force", "suspended")  # states an agency has been told to apply (or to pause)
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ async def lift_measures(session: AsyncSession, ended: RecordEnded, *, policy: Di
     lifted = (
         await session.execute(
             update(measures)
-            .where(measures.c.record_id == record_id, measures.c.state.in_(LIVE))
+            .where(measures.c.record_id == record_id, measures.c.state.in_(SENT_STATES))
             .values(state="lifted", lifted_at=now, lift_reason=reason)
             .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.measure, measures.c.subject_key)
         )
