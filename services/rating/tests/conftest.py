@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import Evidence, Exemption, ReportReceived, SubjectRef
+from jointcredit_common.events.schemas_repair import RepairDecided
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name, mask_resident_id
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
 from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT
@@ -64,10 +65,18 @@ def report_event(
                       data=data.to_data())
 
 
-def repair_event(record_ids: list[str], decision: str = "approved", *, type_name: str = "cn.dalian.jointcredit.repair.decided.v1",
-                 key: str = "repair", **extra: Any) -> CloudEvent:
-    return CloudEvent(type=type_name, source="/jointcredit/repair", subject=key, key=key,
-                      data={"record_ids": record_ids, "decision": decision, **extra})
+def repair_event(record_ids: list[str], decision: str = "approved", *, key: str, type_name: str | None = None,
+                 reason: str = "经初审、复核、终审，同意信用修复", **fields: Any) -> CloudEvent:
+    """``repair.decided.v1`` as the repair service publishes it (its model, every field); ``fields`` override or,
+    past the model, add raw keys (a producer breaking the contract)."""
+    now = datetime.now(UTC)
+    data = RepairDecided(
+        application_id=str(uuid.uuid4()), subject_key=key, subject_type=key.split(":", 1)[0], department="market_regulation",
+        record_ids=record_ids, decision=decision, reason=reason, stage="final" if decision == "approved" else "re_review",
+        decided_by="reviewer_final", channel="green", accepted_at=now - timedelta(hours=3), due_at=now + timedelta(hours=21),
+        decided_at=now, within_sla=True,
+    ).to_data() | fields
+    return CloudEvent(type=type_name or RepairDecided.type_name(), source="/jointcredit/repair", subject=key, key=key, data=data)
 
 
 async def wait_record(runtime: Any, report_id: str, *, state: str | None = None, timeout: float = 60.0) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from jointcredit_common.events.schemas import ReportWithdrawn
+from jointcredit_common.events.schemas import ReportClassified, ReportWithdrawn
 from jointcredit_common.tables import outbox
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
@@ -99,8 +99,8 @@ async def test_bad_withdrawals(ingest):
 async def test_a_classification_arriving_after_withdrawal_keeps_the_report_withdrawn(ingest):
     report_id = await _report(ingest)
     await ingest.client.post(f"/v1/reports/{report_id}/withdraw", json={"reason": REASON}, headers=ingest.auth())
-    classified = {"report_id": report_id, "outcome": "dishonest", "clause_codes": ["E4"], "reason_zh": "……",
-                  "classified_at": datetime.now(UTC).isoformat()}
+    classified = ReportClassified(report_id=report_id, subject_key="enterprise:x", outcome="dishonest", clause_codes=["E4"],
+                                  reason_zh="……", catalog="dalian-2020-4@1.0.0", classified_at=datetime.now(UTC))
     for _ in range(2):  # delivered twice: still one effect
         async with ingest.runtime.sessionmaker() as session, session.begin():
             await apply_classification(session, classified)

@@ -3,7 +3,9 @@
 1. A dishonest enterprise (E7 with an administrative penalty) → rating lists it → sanctions issues measures on
    the agencies' topics → the repair service learns of the record → a department files an application →
    three reviewers approve in turn → repair.decided.v1 → rating ends the record as repaired → sanctions lifts
-   every measure on each agency's topic → the application shows the rating step confirmed.
+   every measure on each agency's topic → the application shows the rating step confirmed. The enterprise was on
+   the red list first: rating pauses its incentives when it becomes dishonest and returns them after the repair,
+   and sanctions executes exactly that (F on the xinyidai_banks topic: issued → suspended → resumed).
 2. The repair service is killed (SIGKILL) and restarted between acceptance and the deadline: the timer (a database
    row) fires once, at or after its due time.
 """
@@ -31,6 +33,8 @@ LISTED = "cn.dalian.jointcredit.subject.listed.v1"
 REPAIRED = "cn.dalian.jointcredit.record.repaired.v1"
 ISSUED = "cn.dalian.jointcredit.measure.issued.v1"
 LIFTED = "cn.dalian.jointcredit.measure.lifted.v1"
+SUSPENDED = "cn.dalian.jointcredit.measure.suspended.v1"
+RESUMED = "cn.dalian.jointcredit.measure.resumed.v1"
 BREACHED = "cn.dalian.jointcredit.repair.sla_breached.v1"
 
 
@@ -70,8 +74,16 @@ async def test_dishonest_enterprise_repaired_through_three_reviews_lifts_every_m
                      # Publicity runs from the penalty decision; a recent one keeps the record live today.
                      "decided_on": (datetime.now(SHANGHAI).date() - timedelta(days=7)).isoformat()},
     }
+    red_report = {"subject": report["subject"], "behavior": "G4", "occurred_on": "2020-02-28",
+                  "description": "转产医用口罩，日产 10 万只"}
     with httpx.Client(base_url=stack.url("ingest"), timeout=10) as client:
         headers = auth(stack, "department", "market_regulation")
+        response = client.post("/v1/reports", json=red_report, headers=headers)
+        assert response.status_code == 202, response.text
+        red_url = f"/v1/reports/{response.json()['id']}"
+        red = poll(lambda: (lambda b: b if b.get("status") == "classified" else None)(client.get(red_url, headers=headers).json()),
+                   "the red report to be classified")
+        assert red["outcome"] == "red", red
         response = client.post("/v1/reports", json=report, headers=headers)
         assert response.status_code == 202, response.text
         url = f"/v1/reports/{response.json()['id']}"
@@ -79,11 +91,13 @@ async def test_dishonest_enterprise_repaired_through_three_reviews_lifts_every_m
                           "the report to be classified")
         assert classified["outcome"] == "dishonest", classified
 
-    listed = await read_topic(stack.bootstrap, stack.topic("ratings"),
-                              until=lambda evs: any(e.type == LISTED and e.key == key for e in evs), timeout=60)
-    assert any(e.type == LISTED and e.key == key for e in listed), [(e.type, e.key) for e in listed]
-    listing = next(e for e in listed if e.type == LISTED and e.key == key)
-    assert listing.data["list"] == "dishonest"
+    def dishonest_listing(evs):  # noqa: ANN001, ANN202
+        return next((e for e in evs if e.type == LISTED and e.key == key and e.data["list"] == "dishonest"), None)
+
+    listed = await read_topic(stack.bootstrap, stack.topic("ratings"), until=dishonest_listing, timeout=60)
+    listing = dishonest_listing(listed)
+    assert listing is not None, [(e.type, e.key) for e in listed]
+    red_record_id = next(e.data["record_id"] for e in listed if e.type == LISTED and e.key == key and e.data["list"] == "red")
     record_id = listing.data["record_id"]
     agencies = sorted({a for a in await _issued_agencies(stack, record_id, listing.data["measures"])})
     assert agencies, "sanctions issued measures for the dishonest record"
@@ -122,6 +136,13 @@ async def test_dishonest_enterprise_repaired_through_three_reviews_lifts_every_m
             view = repair.get(f"/v1/repairs/{app_id}", headers=auth(stack, "department", "market_regulation")).json()
             steps = {s["step"]: s for s in view["cascade"]["steps"]}
             return view if steps["records_repaired"]["confirmed"] and steps["decision_published"]["confirmed"] else None
+
+        # The red record's financing incentive: paused by rating's decision while dishonest, back after the repair.
+        banks = await read_topic(
+            stack.bootstrap, stack.topic("measures.xinyidai_banks"), timeout=60, settle=1.0,
+            until=lambda evs: any(e.type == RESUMED and e.data["record_id"] == red_record_id for e in evs))
+        assert [(e.type, e.data["measure"]) for e in banks if e.data["record_id"] == red_record_id] == [
+            (ISSUED, "F"), (SUSPENDED, "F"), (RESUMED, "F")]
 
         view = poll(rating_confirmed, "the application to show rating's confirmation")
         assert view["records"][0]["state"] == "repaired" and view["cascade"]["complete"] is True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import text
+
 from jointcredit_common.testing.factories import uscc
 
 DECIDED = "cn.dalian.jointcredit.repair.decided.v1"
@@ -82,6 +84,49 @@ async def test_cascade_progress_follows_rating_confirming_each_record(repair):
     final = await view()
     assert final["cascade"]["complete"] is True
     assert {r["state"] for r in final["records"]} == {"repaired"}
+
+
+async def test_a_decision_still_reads_published_after_the_relay_purged_its_outbox_row(open_repair):
+    """The relay purges published outbox rows after ``outbox_retention_hours`` (168 h). Repair's view of its decision
+    and of the cascade is its own record, so a week later the application still reads as published and complete."""
+    async with open_repair(outbox_purge_interval_seconds=0.2) as repair:
+        approved, key, record_ids = await accepted_application(repair, 7011)
+        rejected, _, _ = await accepted_application(repair, 7012)
+        for stage in ("initial", "re_review", "final"):
+            assert (await repair.review(approved, stage)).status_code == 200
+        assert (await repair.review(rejected, "initial", "reject", reason="材料不全")).status_code == 200
+        await repair.end_record(record_ids[0], key, "repaired")  # rating's answer to repair.decided.v1
+
+        async def view(app_id: str) -> dict:
+            return (await repair.client.get(f"/v1/repairs/{app_id}", headers=repair.department)).json()
+
+        async def complete() -> bool:
+            return (await view(approved))["cascade"].get("complete") is True
+
+        await repair.wait_until(complete, what="cascade complete before the purge")
+        async def all_published() -> bool:
+            return await repair.scalar("SELECT count(*) FROM outbox WHERE type LIKE '%repair.decided.v1' "
+                                       "AND published_at IS NOT NULL") == 2
+
+        await repair.wait_until(all_published, what="both decisions published by the relay")
+        # Eight days later: the relay's own purge (retention 168 h) removes the published rows.
+        async with repair.runtime.sessionmaker() as session, session.begin():
+            await session.execute(text("UPDATE outbox SET published_at = published_at - interval '8 days' "
+                                       "WHERE published_at IS NOT NULL"))
+
+        async def purged() -> bool:
+            return await repair.scalar("SELECT count(*) FROM outbox WHERE type LIKE '%repair.decided.v1'") == 0
+
+        await repair.wait_until(purged, what="the relay purging the week-old outbox rows")
+
+        after = await view(approved)
+        assert after["cascade"]["decision_event"]["published"] is True
+        assert after["cascade"]["decision_event"]["published_at"] is not None
+        steps = {s["step"]: s for s in after["cascade"]["steps"]}
+        assert steps["decision_published"]["confirmed"] is True
+        assert steps["records_repaired"]["confirmed"] is True
+        assert after["cascade"]["complete"] is True
+        assert (await view(rejected))["cascade"]["decision_event"]["published"] is True
 
 
 async def _confirmed(view, n: int) -> bool:

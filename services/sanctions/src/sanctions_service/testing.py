@@ -20,6 +20,7 @@ from jointcredit_common.events.schemas import (
     SubjectListed,
     SubjectRef,
 )
+from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, RecordIncentivesSuspended
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name, mask_resident_id
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
 from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT
@@ -68,6 +69,18 @@ def listed(subject: SubjectRef, behavior: str, *, suppressed: bool = False, reco
 def ended(kind: str, listing: SubjectListed, reason: str = "信用修复申请经终审通过") -> RecordEnded:
     return ENDINGS[kind](record_id=listing.record_id, report_id=listing.report_id, subject_key=listing.subject.key,
                          list=listing.list, reason=reason, ended_at=datetime.now(UTC))
+
+
+def incentives(kind: str, red: SubjectListed, because: SubjectListed, *, reason: str | None = None) -> CloudEvent:
+    """Rating's decision on a red record's incentives as rating emits it: ``record.incentives_suspended.v1`` when the
+    subject became dishonest (``because``), ``record.incentives_resumed.v1`` when its last dishonest record ended."""
+    model = {"suspended": RecordIncentivesSuspended, "resumed": RecordIncentivesResumed}[kind]
+    codes = [c for c in [*red.measures, *red.suppressed_measures] if CATALOG.measure(c).suppressed_while_dishonest]
+    text = reason or {"suspended": "因该企业存在尚未修复的失信记录，暂不实施信用激励措施",
+                      "resumed": "该主体已无尚未结束的失信记录，恢复实施信用激励措施"}[kind]
+    data = model(record_id=red.record_id, report_id=red.report_id, subject_key=red.subject.key, list="red", measures=codes,
+                 because_record_id=because.record_id, reason_zh=text, at=datetime.now(UTC))
+    return cloudevent(data, key=red.subject.key)
 
 
 def cloudevent(data: Any, *, key: str, event_id: str | None = None) -> CloudEvent:

@@ -7,7 +7,9 @@ from sqlalchemy import select
 
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measures
-from sanctions_service.testing import CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, listed, wait_processed
+from sanctions_service.testing import (
+    CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, incentives, listed, wait_processed,
+)
 
 ISSUED = "cn.dalian.jointcredit.measure.issued.v1"
 LIFTED = "cn.dalian.jointcredit.measure.lifted.v1"
@@ -125,26 +127,28 @@ async def test_red_list_incentives_pause_while_a_dishonest_record_is_active_and_
         await h.send(cloudevent(red, key=subject.key))
         banks = await read_agency(h, "xinyidai_banks", until=lambda evs: {e.data["measure"] for e in evs} >= {"F"})
         assert [(e.type, e.data["measure"]) for e in banks] == [(ISSUED, "F")]
-        await h.send(cloudevent(dishonest, key=subject.key))
+        # rating lists the dishonest record, then announces its decision to pause the red record's incentives
+        await h.send(cloudevent(dishonest, key=subject.key), incentives("suspended", red, dishonest))
         banks = await read_agency(h, "xinyidai_banks", until=lambda evs: len(evs) >= 3)
         # F is paused (not lifted: the red record stands) and P2 issued for the dishonest record
-        assert sorted((e.type, e.data["measure"]) for e in banks[1:]) == sorted([(SUSPENDED, "F"), (ISSUED, "P2")])
+        assert [(e.type, e.data["measure"]) for e in banks[1:]] == [(ISSUED, "P2"), (SUSPENDED, "F")]
         # A second red listing while dishonest: incentives withheld (rating marks them suppressed), nothing sent yet.
         red_again = listed(subject, "G6", suppressed=True)
         assert "F" in red_again.suppressed_measures
         await h.send(cloudevent(red_again, key=subject.key))
-        await wait_processed(h.runtime, 3)
+        await wait_processed(h.runtime, 4)
         trading = await read_agency(h, "public_resource_trading_center", until=lambda evs: len(evs) >= 3, timeout=5)
-        # I3 of the first red record was suspended when P1 was issued; the withheld I3 of G6 was not sent.
+        # I3 of the first red record was suspended after P1 was issued; the withheld I3 of G6 was not sent.
         assert sorted((e.type, e.data["measure"]) for e in trading) == sorted(
             [(ISSUED, "I3"), (SUSPENDED, "I3"), (ISSUED, "P1")])
 
-        await h.send(cloudevent(ended("repaired", dishonest), key=subject.key))
+        # The repair ends the dishonest record; rating then returns both red records' incentives.
+        await h.send(cloudevent(ended("repaired", dishonest), key=subject.key),
+                     incentives("resumed", red, dishonest), incentives("resumed", red_again, dishonest))
         banks = await read_agency(h, "xinyidai_banks", until=lambda evs: len(evs) >= 6)
         tail = [(e.type, e.data["measure"], e.data["record_id"]) for e in banks[3:]]
-        assert sorted(tail) == sorted([(LIFTED, "P2", dishonest.record_id), (RESUMED, "F", red.record_id),
-                                       (ISSUED, "F", red_again.record_id)])
-        assert tail[0][0] == LIFTED  # the punishment is lifted before incentives come back
+        assert tail == [(LIFTED, "P2", dishonest.record_id), (RESUMED, "F", red.record_id),
+                        (ISSUED, "F", red_again.record_id)]  # the punishment is lifted before incentives come back
         async with h.runtime.sessionmaker() as session:
             rows = (await session.execute(select(measures.c.record_id, measures.c.measure, measures.c.state)
                                           .where(measures.c.agency == "xinyidai_banks"))).all()
@@ -152,44 +156,32 @@ async def test_red_list_incentives_pause_while_a_dishonest_record_is_active_and_
             (red.record_id, "F", "in_force"), (dishonest.record_id, "P2", "lifted"), (red_again.record_id, "F", "in_force")])
 
 
-async def test_ratings_own_incentive_pause_and_return_are_applied_once_alongside_ours(sanctions):
-    """rating also announces record.incentives_suspended/resumed.v1; whichever arrives second changes nothing."""
-    from datetime import UTC, datetime
-
-    from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, RecordIncentivesSuspended
-
+async def test_only_ratings_decision_pauses_and_returns_incentives(sanctions):
+    """One owner per rule: rating decides whether a subject has a live dishonest record (it counts disputed records
+    too). Sanctions never re-derives it: a dishonest listing alone pauses nothing, and rating's return applies even
+    while sanctions still holds a dishonest record of the subject as active."""
     subject = enterprise(504)
     red = listed(subject, "G6")
     dishonest = listed(subject, "E8")
-    paused = [c for c in red.measures if CATALOG.measure(c).suppressed_while_dishonest]
-
-    def change(cls, because):
-        return cls(record_id=red.record_id, report_id=red.report_id, subject_key=subject.key, list="red", measures=paused,
-                   because_record_id=because.record_id, reason_zh="因该企业存在尚未修复的失信记录，暂不实施信用激励措施",
-                   at=datetime.now(UTC))
-
     async with sanctions() as h:
-        await h.send(cloudevent(red, key=subject.key),
-                     cloudevent(dishonest, key=subject.key), cloudevent(change(RecordIncentivesSuspended, dishonest), key=subject.key),
-                     cloudevent(ended("repaired", dishonest), key=subject.key),
-                     cloudevent(change(RecordIncentivesResumed, dishonest), key=subject.key))
-        await wait_processed(h.runtime, 5)
-        banks = await read_agency(h, "xinyidai_banks", until=lambda evs: len(evs) >= 5, settle=1.0)
-        assert [(e.type, e.data["measure"]) for e in banks] == [
-            (ISSUED, "F"), (SUSPENDED, "F"), (ISSUED, "P2"), (LIFTED, "P2"), (RESUMED, "F")]
+        await h.send(cloudevent(red, key=subject.key), cloudevent(dishonest, key=subject.key))
+        await wait_processed(h.runtime, 2)
+        banks = await read_agency(h, "xinyidai_banks", until=lambda evs: len(evs) >= 2, settle=1.0)
+        assert [(e.type, e.data["measure"]) for e in banks] == [(ISSUED, "F"), (ISSUED, "P2")]
 
-        # rating alone pausing a red record (its view is authoritative): applied, then returned.
-        other = enterprise(505)
-        red_other = listed(other, "G4")
-        codes = ["I5"]
-        await h.send(cloudevent(red_other, key=other.key), cloudevent(RecordIncentivesSuspended(
-            record_id=red_other.record_id, report_id=red_other.report_id, subject_key=other.key, list="red", measures=codes,
-            because_record_id=dishonest.record_id, reason_zh="暂停", at=datetime.now(UTC)), key=other.key))
-        market = await read_agency(h, "market_regulation", until=lambda evs: len([e for e in evs if e.key == other.key]) >= 2)
-        assert [(e.type, e.data["measure"]) for e in market if e.key == other.key] == [(ISSUED, "I5"), (SUSPENDED, "I5")]
-        await h.send(cloudevent(RecordIncentivesResumed(
-            record_id=red_other.record_id, report_id=red_other.report_id, subject_key=other.key, list="red", measures=codes,
-            because_record_id=dishonest.record_id, reason_zh="恢复", at=datetime.now(UTC)), key=other.key))
-        market = await read_agency(h, "market_regulation", until=lambda evs: len([e for e in evs if e.key == other.key]) >= 3)
-        assert [(e.type, e.data["reason"]) for e in market if e.key == other.key and e.type != ISSUED] == [
-            (SUSPENDED, "暂停"), (RESUMED, "恢复")]
+        await h.send(incentives("suspended", red, dishonest, reason="暂停"))
+        await h.send(incentives("resumed", red, dishonest, reason="恢复"))  # the dishonest record still active here
+        banks = await read_agency(h, "xinyidai_banks", until=lambda evs: len(evs) >= 4)
+        await h.send(cloudevent(ended("withdrawn", dishonest), key=subject.key))
+        banks = await read_agency(h, "xinyidai_banks", until=lambda evs: len(evs) >= 5, settle=1.0)
+        assert [(e.type, e.data["measure"], e.data.get("reason")) for e in banks[2:]] == [
+            (SUSPENDED, "F", "暂停"), (RESUMED, "F", "恢复"), (LIFTED, "P2", "withdrawn: 信用修复申请经终审通过")]
+        async with h.runtime.sessionmaker() as session:
+            rows = dict((await session.execute(select(measures.c.measure, measures.c.state)
+                                               .where(measures.c.record_id == red.record_id))).all())
+        assert set(rows.values()) == {"in_force"}
+
+        # A repeated decision (a new event id: rating re-announced it) changes nothing.
+        await h.send(incentives("resumed", red, dishonest))
+        await wait_processed(h.runtime, 6)
+        assert len(await read_agency(h, "xinyidai_banks", until=lambda evs: len(evs) >= 5, settle=1.0)) == 5

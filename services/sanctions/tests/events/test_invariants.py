@@ -5,22 +5,23 @@
 - no incentive applies while its subject has an active dishonest record (DESIGN §2), and once the dishonest records
   end every live record's measures apply again;
 - what reached each agency's topic is exactly its pull feed (same events, same ids).
-Rating's own record.incentives_suspended/resumed.v1 are interleaved as rating emits them.
+Rating's record.incentives_suspended/resumed.v1 (its decision, the only one sanctions acts on) are interleaved as
+rating emits them.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
 from jointcredit_common.events.envelope import CloudEvent
-from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, RecordIncentivesSuspended
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measure_events, measures
-from sanctions_service.testing import CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, listed, wait_processed
+from sanctions_service.testing import (
+    CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, incentives, listed, wait_processed,
+)
 
 BEHAVIORS = {
     "enterprise": ["W1", "W4", "G4", "G5", "E1", "E7", "E9"],
@@ -28,15 +29,6 @@ BEHAVIORS = {
 }
 INCENTIVES = {m.code for m in CATALOG.measures if m.suppressed_while_dishonest}
 SEEDS = (20200221, 4, 2020)
-
-
-def incentives_changed(cls, red: dict, because) -> CloudEvent:
-    """record.incentives_suspended/resumed.v1 as rating emits them (rating's own view of the same facts)."""
-    listing = red["listing"]
-    codes = [c for c in [*listing.measures, *listing.suppressed_measures] if c in INCENTIVES]
-    return cloudevent(cls(record_id=listing.record_id, report_id=listing.report_id, subject_key=listing.subject.key,
-                          list="red", measures=codes, because_record_id=because.record_id, reason_zh="激励措施变更",
-                          at=datetime.now(UTC)), key=listing.subject.key)
 
 
 def random_sequence(seed: int, first_subject: int):
@@ -56,7 +48,7 @@ def random_sequence(seed: int, first_subject: int):
             records[listing.record_id] = {"listing": listing, "ended": False}
             sent.append(cloudevent(listing, key=subject.key))
             if listing.list == "dishonest":  # rating pauses the subject's live red records too
-                sent.extend(incentives_changed(RecordIncentivesSuspended, red, listing) for red in live
+                sent.extend(incentives("suspended", red["listing"], listing) for red in live
                             if red["listing"].subject.key == subject.key and red["listing"].list == "red")
         elif roll < 0.75 and live:
             record = rng.choice(live)
@@ -65,7 +57,7 @@ def random_sequence(seed: int, first_subject: int):
             sent.append(cloudevent(ended(rng.choice(["repaired", "withdrawn", "expired"]), listing), key=listing.subject.key))
             still_live = [r for r in records.values() if not r["ended"] and r["listing"].subject.key == listing.subject.key]
             if listing.list == "dishonest" and not [r for r in still_live if r["listing"].list == "dishonest"]:
-                sent.extend(incentives_changed(RecordIncentivesResumed, red, listing) for red in still_live
+                sent.extend(incentives("resumed", red["listing"], listing) for red in still_live
                             if red["listing"].list == "red")
         elif roll < 0.85:
             sent.append(rng.choice(sent))  # the same event delivered again (same id)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from jointcredit_common.devstack import free_port
 from sanctions_service.measures.models import measure_events, webhook_attempts, webhook_deliveries
 from sanctions_service.metrics import purge_webhook_log
-from sanctions_service.testing import cloudevent, ended, enterprise, eventually, listed
+from sanctions_service.testing import cloudevent, ended, enterprise, eventually, incentives, listed
 
 _spec = importlib.util.spec_from_file_location("sanctions_webhook_receiver", Path(__file__).with_name("receiver.py"))
 receiver_module = importlib.util.module_from_spec(_spec)
@@ -55,9 +55,12 @@ async def test_a_receiver_that_is_down_for_a_while_gets_every_delivery_exactly_o
     red = listed(subjects[0], "G4")
     async with sanctions(webhook_backoff_base_seconds=0.3, webhook_backoff_max_seconds=1.5) as h:
         subscription = await subscribe(h, "xinyidai_banks", receiver.url)
-        # subject 0: F issued (red) → F suspended + P2 issued (dishonest) → P2 lifted + F resumed (repair)
+        # subject 0: F issued (red) → P2 issued (dishonest) + F suspended (rating's decision) → P2 lifted (repair)
+        # + F resumed (rating's decision)
         await h.send(cloudevent(red, key=subjects[0].key), *(cloudevent(li, key=li.subject.key) for li in dishonest),
-                     *(cloudevent(ended("repaired", li), key=li.subject.key) for li in dishonest))
+                     incentives("suspended", red, dishonest[0]),
+                     *(cloudevent(ended("repaired", li), key=li.subject.key) for li in dishonest),
+                     incentives("resumed", red, dishonest[0]))
 
         async def all_in_feed():
             feed = await feed_of(h, "xinyidai_banks")

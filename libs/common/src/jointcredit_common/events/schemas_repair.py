@@ -35,6 +35,12 @@ class RepairAccepted(EventData):
 
 
 class RepairDecided(EventData):
+    """Read strictly by rating (exact type, exact fields): a decision that ends credit records is not guessed at. An
+    unknown field fails validation, and the consumer dead-letters the event (re-drivable), so a new field here
+    needs rating's reading of it first, or a ``repair.decided.v2`` published alongside."""
+
+    model_config = ConfigDict(extra="forbid")
+
     event_type = "repair.decided.v1"
     topic = "repairs"
     summary = (

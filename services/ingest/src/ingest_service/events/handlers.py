@@ -13,6 +13,6 @@ from ingest_service.reports.service import apply_classification
 
 def handlers(runtime: ServiceRuntime) -> dict[str, Handler]:
     async def on_classified(session: AsyncSession, event: CloudEvent) -> None:
-        await apply_classification(session, event.data)
+        await apply_classification(session, ReportClassified.model_validate(event.data))
 
     return {ReportClassified.type_name(): on_classified}

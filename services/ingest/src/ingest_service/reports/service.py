@@ -19,7 +19,7 @@ from jointcredit_common.auth import Principal
 from jointcredit_common.catalog import Catalog, UnknownCodeError
 from jointcredit_common.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from jointcredit_common.events.outbox import Outbox
-from jointcredit_common.events.schemas import Evidence, Exemption, ReportReceived, ReportWithdrawn, SubjectRef
+from jointcredit_common.events.schemas import Evidence, Exemption, ReportClassified, ReportReceived, ReportWithdrawn, SubjectRef
 from jointcredit_common.pii import InvalidIdentifier, PiiCipher, PiiHasher, mask_name, mask_resident_id, normalize_subject_id
 from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT, subject_key
 
@@ -252,15 +252,15 @@ async def remember_idempotent(
     return result.first() is not None
 
 
-async def apply_classification(session: AsyncSession, data: dict[str, Any]) -> None:
-    """report.classified.v1 → the report's visible status and outcome.
+async def apply_classification(session: AsyncSession, classified: ReportClassified) -> None:
+    """report.classified.v1 (rating's model) → the report's visible status and outcome.
 
     A report withdrawn before its classification arrived stays ``withdrawn`` but still records the outcome it had,
     so the history is complete. Only the first classification counts (safe if delivered twice).
     """
     await session.execute(_APPLY_CLASSIFICATION, {
-        "p_id": uuid.UUID(data["report_id"]), "p_outcome": data["outcome"], "p_clause_codes": data["clause_codes"],
-        "p_reason_zh": data["reason_zh"], "p_classified_at": datetime.fromisoformat(data["classified_at"]),
+        "p_id": uuid.UUID(classified.report_id), "p_outcome": classified.outcome, "p_clause_codes": classified.clause_codes,
+        "p_reason_zh": classified.reason_zh, "p_classified_at": classified.classified_at,
     })
 
 

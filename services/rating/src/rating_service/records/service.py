@@ -25,6 +25,7 @@ from jointcredit_common.events.schemas import (
     SubjectListed,
 )
 from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, RecordIncentivesSuspended
+from jointcredit_common.events.schemas_repair import RepairDecided
 from rating_service.classification import EvidenceFacts, ExemptionFacts, ReportFacts, classify
 from rating_service.records.models import classifications, credit_records, objections, subjects
 
@@ -270,50 +271,29 @@ async def expire_due_records(
             return total
 
 
-def repair_record_ids(data: dict[str, Any]) -> list[uuid.UUID]:
-    """Record ids an approved repair decision names (``record_ids`` or ``record_id``), ignoring malformed ones."""
-    raw: list[Any] = []
-    if isinstance(data.get("record_ids"), list):
-        raw.extend(data["record_ids"])
-    if data.get("record_id") is not None:
-        raw.append(data["record_id"])
-    ids: list[uuid.UUID] = []
-    for value in raw:
-        try:
-            ids.append(uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    return list(dict.fromkeys(ids))
-
-
-def repair_approved(data: dict[str, Any]) -> bool:
-    decision = str(data.get("decision") or data.get("status") or data.get("outcome") or "").strip().lower()
-    return decision in {"approved", "approve"}
-
-
-async def apply_repair_decision(session: AsyncSession, data: dict[str, Any], *, outbox: Outbox) -> int:
-    """三(一) green channel: an approved repair ends each named live record as ``repaired`` (publicity stops,
-    sharing stops, sanctions lifts the measures). Anything else (rejected, unknown ids, records already ended)
-    changes nothing, so a redelivery or a decision about another service's ids is harmless."""
-    if not repair_approved(data):
+async def apply_repair_decision(session: AsyncSession, decision: RepairDecided, *, outbox: Outbox) -> int:
+    """三(一) green channel: an approved repair ends each named live record of its subject as ``repaired`` (publicity
+    stops, sharing stops, sanctions lifts the measures). A rejection, a record of another subject, an unknown record
+    or one already ended changes nothing, so a redelivery is harmless. A record id that is not one of ours (not a
+    UUID) breaks the contract: it raises, and the event is dead-lettered."""
+    if decision.decision != "approved":
         return 0
-    reason = str(data.get("reason") or "").strip() or REPAIRED_ZH
+    reason = decision.reason.strip() or REPAIRED_ZH
+    record_ids = list(dict.fromkeys(uuid.UUID(r) for r in decision.record_ids))
+    owners = dict((await session.execute(
+        select(credit_records.c.id, credit_records.c.subject_key).where(credit_records.c.id.in_(record_ids))
+    )).all())
     ended = 0
-    subject_key = data.get("subject_key")
-    for record_id in repair_record_ids(data):
-        if isinstance(subject_key, str) and subject_key:
-            owner = await session.scalar(select(credit_records.c.subject_key).where(credit_records.c.id == record_id))
-            if owner is not None and owner != subject_key:
-                continue  # a repair of one subject never ends another subject's record
+    for record_id in record_ids:
+        if owners.get(record_id) != decision.subject_key:
+            continue  # unknown here, or another subject's record: a repair of one subject never ends another's
         if await end_record(session, record_id=record_id, state="repaired", reason=reason, outbox=outbox):
             await record_audit(session, principal=REPAIR_ACTOR, action="record.repair", target_type="credit_record",
-                               target_id=str(record_id), detail={"reason": reason, "repair": _repair_ref(data)})
+                               target_id=str(record_id),
+                               detail={"reason": reason, "repair": {"application_id": decision.application_id,
+                                                                    "stage": decision.stage, "decided_by": decision.decided_by}})
             ended += 1
     return ended
-
-
-def _repair_ref(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: str(data[k]) for k in ("repair_id", "application_id", "id") if data.get(k) is not None}
 
 
 async def withdraw_report(session: AsyncSession, *, report_id: str, reason: str, outbox: Outbox) -> bool:

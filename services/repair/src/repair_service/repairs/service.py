@@ -310,9 +310,12 @@ async def list_applications(
 
 
 async def describe(session: AsyncSession, app: dict[str, Any], *, settings: RepairSettings, now: datetime) -> dict[str, Any]:
-    """The API view: records with their state, steps, decision and the cascade's progress."""
-    from jointcredit_common.tables import outbox
+    """The API view: records with their state, steps, decision and the cascade's progress.
 
+    Read from repair's own tables only. The decision event counts as published once it is committed to the outbox in
+    the decision's own transaction (``decided_event_id``, ``decided_at``): from there the relay sends it at least
+    once. The outbox row itself is no witness, since the relay purges published rows after ``outbox_retention_hours``.
+    What happened downstream is learned from the events repair consumes (``record.repaired.v1``)."""
     app_id = app["id"]
     recs = (
         await session.execute(
@@ -338,9 +341,7 @@ async def describe(session: AsyncSession, app: dict[str, Any], *, settings: Repa
     if not is_open:
         decision = {"decision": app["status"], "reason": app["decision_reason"], "decided_at": _local(app["decided_at"]),
                     "within_sla": app["decided_at"] <= app["due_at"]}
-        published_at = None
-        if app["decided_event_id"] is not None:
-            published_at = await session.scalar(select(outbox.c.published_at).where(outbox.c.id == app["decided_event_id"]))
+        published_at = app["decided_at"] if app["decided_event_id"] is not None else None
         cascade = {"decision_event": {"id": str(app["decided_event_id"]) if app["decided_event_id"] else None,
                                       "published": published_at is not None, "published_at": _local(published_at)}}
         if app["status"] == "approved":
@@ -348,7 +349,9 @@ async def describe(session: AsyncSession, app: dict[str, Any], *, settings: Repa
             ended_otherwise = [r for r in records if r["rating_confirmed_at"] is None and r["state"] in ("withdrawn", "expired")]
             settled = len(confirmed) + len(ended_otherwise)
             cascade["steps"] = [
-                {"step": "decision_published", "by": "repair", "confirmed": published_at is not None, "at": _local(published_at)},
+                {"step": "decision_published", "by": "repair",
+                 "meaning": "repair.decided.v1 committed to the outbox with the decision; the relay sends it at least once",
+                 "confirmed": published_at is not None, "at": _local(published_at)},
                 {"step": "records_repaired", "by": "rating",
                  "meaning": "停止公示: rating ended the records as repaired (record.repaired.v1)",
                  "confirmed": settled == len(records), "records_confirmed": len(confirmed),

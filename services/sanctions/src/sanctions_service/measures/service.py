@@ -5,8 +5,12 @@ channels written in the same transaction: the outbox (→ ``<prefix>.measures.<a
 (``measure_events``) and one webhook delivery row per live subscription of the agency.
 
 States of a measure: ``in_force`` → ``lifted``; an incentive may be ``suspended`` (and resumed) while its subject has
-an active dishonest record (DESIGN §2); an incentive suppressed at listing is ``withheld`` (never sent) until the
+a live dishonest record (DESIGN §2); an incentive suppressed at listing is ``withheld`` (never sent) until the
 dishonest records end, or ``cancelled`` if its own basis ends first.
+
+One owner per rule: whether a subject has a live dishonest record, and so whether its incentives pause, is rating's
+decision (``suppressed_measures`` on the listing, ``record.incentives_suspended/resumed.v1``). Sanctions executes
+it and never decides it again.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Text, bindparam, exists, insert, literal, select, update
+from sqlalchemy import BigInteger, Text, bindparam, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +38,7 @@ from jointcredit_common.events.schemas import (
     SubjectListed,
     SubjectRef,
 )
+from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, RecordIncentivesSuspended
 from jointcredit_common.events.schemas_sanctions import MeasureResumed, MeasureSuspended
 from jointcredit_common.logging import get_logger
 from jointcredit_common.staging import stage
@@ -41,7 +46,7 @@ from sanctions_service.measures.models import credit_records, measure_events, me
 
 log = get_logger(__name__)
 
-LIVE = ("in_force", "suspended")  # states an agency has been told to apply (or to pause)
+SENT_STATES = ("in_force", "suspended")  # states an agency has been told to apply (or to pause)
 
 
 @dataclass(frozen=True)
@@ -132,16 +137,6 @@ async def emit(
     return (await emit_many(session, [AgencyEvent(data, agency, subject_key, measure_id)], outbox=outbox))[0]
 
 
-_HAS_ACTIVE_DISHONEST = select(exists().where(
-    credit_records.c.subject_key == bindparam("subject_key", type_=Text), credit_records.c.list == literal("dishonest", Text),
-    credit_records.c.state == literal("active", Text),
-))  # built once: executed per listing
-
-
-async def has_active_dishonest_record(session: AsyncSession, subject_key: str) -> bool:
-    return bool(await session.scalar(_HAS_ACTIVE_DISHONEST, {"subject_key": subject_key}))
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -162,10 +157,6 @@ async def issue_measures(session: AsyncSession, listed: SubjectListed, *, policy
     )
     if claimed.first() is None:
         return 0  # seen before: a repeated listing, or its record already ended (tombstone) — nothing to issue
-    if listed.list == "dishonest":
-        await suspend_incentives(session, subject_key=listed.subject.key, because_record_id=listed.record_id, policy=policy)
-    # A dishonest listing was just claimed as active: no need to ask.
-    dishonest_active = listed.list == "dishonest" or await has_active_dishonest_record(session, listed.subject.key)
     starts_on = listed.publicity_starts_on or now.astimezone(SHANGHAI).date()
     due = await feedback_due_at(now, policy)
     codes = list(dict.fromkeys([*listed.measures, *listed.suppressed_measures]))
@@ -173,9 +164,8 @@ async def issue_measures(session: AsyncSession, listed: SubjectListed, *, policy
     events: list[AgencyEvent | None] = []  # None: withheld, recorded but not sent
     for code in codes:
         measure = catalog.measure(code)
-        # DESIGN §2: no incentives while the subject has an active dishonest record (rating's view at listing time,
-        # or ours: the same ordered events).
-        withheld = code in listed.suppressed_measures or (measure.suppressed_while_dishonest and dishonest_active)
+        # DESIGN §2: no incentives while the subject has a live dishonest record — rating's decision at listing time.
+        withheld = code in listed.suppressed_measures
         for route in measure.agencies:
             measure_id = uuid.uuid4()
             payload = MeasureIssued(
@@ -202,51 +192,41 @@ async def issue_measures(session: AsyncSession, listed: SubjectListed, *, policy
     return len(to_send)
 
 
-async def suspend_incentives(
-    session: AsyncSession, *, subject_key: str, because_record_id: str, policy: DispatchPolicy,
-    record_id: str | None = None, codes: list[str] | None = None, reason: str | None = None,
-) -> int:
-    """Pause the subject's incentives in force (all, or ``codes`` of ``record_id``); idempotent by state."""
-    pausable = [m.code for m in policy.catalog.measures if m.suppressed_while_dishonest]
-    if codes is not None:
-        pausable = [c for c in pausable if c in codes]
+async def suspend_incentives(session: AsyncSession, paused: RecordIncentivesSuspended, *, policy: DispatchPolicy) -> int:
+    """On rating's ``record.incentives_suspended.v1``: pause the named incentives of the red record that are in force;
+    idempotent by state."""
     now = _now()
-    condition = (measures.c.subject_key == subject_key) & (measures.c.state == "in_force") & measures.c.measure.in_(pausable)
-    if record_id is not None:
-        condition &= measures.c.record_id == uuid.UUID(record_id)
     rows = (
         await session.execute(
-            update(measures).where(condition).values(state="suspended", suspended_at=now)
-            .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.measure, measures.c.record_id,
-                       measures.c.subject_type)
+            update(measures)
+            .where(measures.c.subject_key == paused.subject_key, measures.c.record_id == uuid.UUID(paused.record_id),
+                   measures.c.state == "in_force", measures.c.measure.in_(paused.measures))
+            .values(state="suspended", suspended_at=now)
+            .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.measure, measures.c.record_id)
         )
     ).mappings().all()
-    templates = policy.catalog.templates_zh
     for row in sorted(rows, key=lambda r: r["seq"]):
-        text = reason or templates.suppressed.format(subject=templates.subject[row["subject_type"] or "enterprise"],
-                                                     measures=row["measure"])
         await emit(
             session,
             MeasureSuspended(measure_id=str(row["id"]), agency=row["agency"], record_id=str(row["record_id"]),
-                             subject_key=subject_key, measure=row["measure"], reason=text,
-                             because_record_id=because_record_id, suspended_at=now),
-            outbox=policy.outbox, agency=row["agency"], subject_key=subject_key, measure_id=row["id"],
+                             subject_key=paused.subject_key, measure=row["measure"], reason=paused.reason_zh,
+                             because_record_id=paused.because_record_id, suspended_at=now),
+            outbox=policy.outbox, agency=row["agency"], subject_key=paused.subject_key, measure_id=row["id"],
         )
     return len(rows)
 
 
-async def restore_incentives(
-    session: AsyncSession, *, subject_key: str, reason: str, policy: DispatchPolicy,
-    record_id: str | None = None, codes: list[str] | None = None,
-) -> int:
-    """The subject's dishonest records have all ended: resume paused incentives, send the withheld ones (all, or
-    ``codes`` of ``record_id``) — only for records still active; idempotent by state."""
+async def restore_incentives(session: AsyncSession, resumed_in: RecordIncentivesResumed, *, policy: DispatchPolicy) -> int:
+    """On rating's ``record.incentives_resumed.v1``: resume the named paused incentives of the red record and send
+    the withheld ones — only while that record itself has not ended here; idempotent by state."""
     now = _now()
-    active = select(credit_records.c.record_id).where(credit_records.c.state == "active")
-    if record_id is not None:
-        active = active.where(credit_records.c.record_id == uuid.UUID(record_id))
-    active_record = active.scalar_subquery()
-    only = measures.c.measure.in_(codes) if codes is not None else measures.c.measure.is_not(None)
+    subject_key, reason, codes = resumed_in.subject_key, resumed_in.reason_zh, resumed_in.measures
+    active_record = (
+        select(credit_records.c.record_id)
+        .where(credit_records.c.state == "active", credit_records.c.record_id == uuid.UUID(resumed_in.record_id))
+        .scalar_subquery()
+    )
+    only = measures.c.measure.in_(codes)
     resumed = (
         await session.execute(
             update(measures)
@@ -307,7 +287,7 @@ async def lift_measures(session: AsyncSession, ended: RecordEnded, *, policy: Di
     lifted = (
         await session.execute(
             update(measures)
-            .where(measures.c.record_id == record_id, measures.c.state.in_(LIVE))
+            .where(measures.c.record_id == record_id, measures.c.state.in_(SENT_STATES))
             .values(state="lifted", lifted_at=now, lift_reason=reason)
             .returning(measures.c.id, measures.c.seq, measures.c.agency, measures.c.measure, measures.c.subject_key)
         )
@@ -324,6 +304,5 @@ async def lift_measures(session: AsyncSession, ended: RecordEnded, *, policy: Di
         .where(measures.c.record_id == record_id, measures.c.state == "withheld")
         .values(state="cancelled", lifted_at=now, lift_reason=reason)
     )
-    if closed["list"] == "dishonest" and not await has_active_dishonest_record(session, closed["subject_key"]):
-        await restore_incentives(session, subject_key=closed["subject_key"], reason=f"dishonest record {reason}", policy=policy)
+    # The red records' incentives come back on rating's record.incentives_resumed.v1, which follows this ending.
     return len(lifted)
