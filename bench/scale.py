@@ -585,7 +585,7 @@ class Pools:
 
 async def sample_pools(dsn: str, subjects: int, today: date) -> Pools:
     """Cursors of random published records (TABLESAMPLE: no full scan), in the service's own cursor format."""
-    from rating_service.lists.views import encode_cursor
+    from jointcredit_common.paging import encode_cursor
 
     pools = Pools(subjects)
     conn = await asyncpg.connect(dsn)
@@ -731,7 +731,7 @@ def main_queries(pools: Pools, today: date, rng: random.Random) -> dict[str, Any
 
     from rating_service.lists.views import public_list_query, subject_key_of
     from rating_service.objections.views import objections_query
-    from rating_service.paging import decode_cursor
+    from jointcredit_common.paging import decode_cursor
     from rating_service.records.models import classifications, credit_records, subjects
     from rating_service.records.views import SUBJECT_RECORD_COLUMNS
     from rating_service.reports.service import REPORT_RECORD_COLUMNS
@@ -739,7 +739,7 @@ def main_queries(pools: Pools, today: date, rng: random.Random) -> dict[str, Any
     hasher = PiiHasher.from_settings(Keys().hash_key)
     _, number, _ = subject_identity(rng.randrange(pools.subjects))
     key = subject_key_of(hasher, number)
-    deep = {name: decode_cursor(rng.choice(cursors)) for name, cursors in pools.list_cursors.items()}
+    deep = {name: decode_cursor(rng.choice(cursors), date, uuid.UUID) for name, cursors in pools.list_cursors.items()}
     return {
         "subject: the subject by key": select(subjects).where(subjects.c.key == key),
         "subject: its records": select(*SUBJECT_RECORD_COLUMNS).where(credit_records.c.subject_key == key)
@@ -758,7 +758,8 @@ def main_queries(pools: Pools, today: date, rng: random.Random) -> dict[str, Any
                                                         name_fragment=FIRM_WORDS[3] + FIRM_KINDS[1]),
         "objections: pending page (cursor)": objections_query(
             state="pending", overdue=False, today=today, limit=50,
-            after=decode_cursor(pools.objection_cursors[len(pools.objection_cursors) // 2]) if pools.objection_cursors else None),
+            after=decode_cursor(pools.objection_cursors[len(pools.objection_cursors) // 2], date, uuid.UUID)
+            if pools.objection_cursors else None),
         "metrics: live records per list (every 60 s)": select(credit_records.c.list, func.count())
         .where(credit_records.c.state.in_(("active", "disputed"))).group_by(credit_records.c.list),
     }

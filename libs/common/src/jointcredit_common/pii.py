@@ -58,13 +58,15 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import ric, uscc
 from stdnum.util import clean
+
+from jointcredit_common.domain import SubjectType
 
 __all__ = [
     "InvalidIdentifier",
@@ -199,7 +201,7 @@ def normalize_resident_id(value: str, *, today: date | None = None) -> str:
 
 
 def normalize_subject_id(
-    subject_type: Literal["enterprise", "citizen"], value: str, *, today: date | None = None
+    subject_type: SubjectType, value: str, *, today: date | None = None
 ) -> str:
     """Validate a credit subject's identifier: a USCC for enterprises, a GB 11643 number for citizens."""
     if subject_type == "enterprise":

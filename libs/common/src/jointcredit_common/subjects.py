@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
+from jointcredit_common.domain import SubjectType
 from jointcredit_common.pii import PiiHasher, normalize_subject_id
 
-SubjectType = Literal["enterprise", "citizen"]
+__all__ = ["SubjectType", "subject_key", "subject_key_of"]
 
 SUBJECT_ID_CONTEXT = "subject.id"  # a citizen's resident ID number (GB 11643), on reports, events and measures
 SUBJECT_NAME_CONTEXT = "subject.name"  # a citizen's name

@@ -14,6 +14,7 @@ from ingest_service.departments.views import router as departments_router
 from ingest_service.departments.views import self_router as my_department_router
 from ingest_service.events.handlers import handlers
 from ingest_service.reports.service import purge_expired_idempotency_keys
+from jointcredit_common.periodic import every
 from ingest_service.reports.views import router as reports_router
 from ingest_service.reports.writer import install_writer, run_writer
 from ingest_service.settings import IngestSettings
@@ -38,7 +39,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             consumers=[ConsumerSpec(name="ingest-status", topics=["ratings"], handlers=handlers)],
             topics=["reports", "commitments"],
             on_startup=[seed_demo_departments, install_writer],
-            background=[purge_expired_idempotency_keys, run_writer],
+            background=[every(lambda r: r.settings.idempotency_purge_interval_seconds, purge_expired_idempotency_keys),
+                        run_writer],
             openapi_tags=[
                 {"name": "reports", "description": "Incident reports (single, batch), status, withdrawal"},
                 {"name": "commitments", "description": "承诺书: filing (departments) and public listing"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import update
 
@@ -127,7 +127,7 @@ def runtime_records():
 
 
 def test_cursor_round_trips_and_rejects_garbage():
-    from rating_service.lists.views import decode_cursor, encode_cursor
+    from jointcredit_common.paging import decode_cursor, encode_cursor
 
     record_id = uuid.uuid4()
-    assert decode_cursor(encode_cursor(TODAY, record_id)) == (TODAY, record_id)
+    assert decode_cursor(encode_cursor(TODAY, record_id), date, uuid.UUID) == (TODAY, record_id)

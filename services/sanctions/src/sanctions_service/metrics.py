@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, text
 
 from jointcredit_common.catalog import load_catalog
+from jointcredit_common.periodic import every
 from jointcredit_common.service import ServiceRuntime
 from sanctions_service.measures.models import measures, webhook_deliveries, webhook_subscriptions
 
@@ -73,9 +72,9 @@ async def purge_webhook_log(runtime: ServiceRuntime) -> None:
         await session.execute(_PURGE_SQL, {"seconds": runtime.settings.webhook_log_retention_days * 86400})
 
 
-async def refresh_gauges_loop(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        await refresh_gauges(runtime)
-        await purge_webhook_log(runtime)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), runtime.settings.metrics_refresh_seconds)
+async def refresh_and_purge(runtime: ServiceRuntime) -> None:
+    await refresh_gauges(runtime)
+    await purge_webhook_log(runtime)
+
+
+refresh_gauges_loop = every(lambda r: r.settings.metrics_refresh_seconds, refresh_and_purge, name="refresh_gauges")

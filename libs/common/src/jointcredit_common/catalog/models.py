@@ -21,11 +21,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-SubjectType = Literal["enterprise", "citizen"]
-TierCode = Literal["minor", "general", "serious"]
-ListCode = Literal["key_warning", "red", "dishonest"]
+from jointcredit_common.domain import ListName as ListCode
+from jointcredit_common.domain import MeasureKind, SubjectType
+from jointcredit_common.domain import SeverityTier as TierCode
+
 BehaviorOutcome = Literal["key_warning", "red", "dishonest", "exemption"]
-MeasureKind = Literal["incentive", "punishment", "notice", "financing", "service"]
 EvidenceKind = Literal["administrative_penalty", "judicial_judgment"]
 ExemptionCauseCode = Literal["epidemic_participation", "force_majeure"]
 

@@ -11,11 +11,8 @@ from typing import Any, ClassVar, List, Literal  # noqa: UP035 - `list` is a fie
 
 from pydantic import BaseModel, ConfigDict
 
+from jointcredit_common.domain import ListName, Outcome, SubjectType  # noqa: F401 - re-exported for event modules
 from jointcredit_common.events.envelope import TYPE_PREFIX
-
-SubjectType = Literal["enterprise", "citizen"]
-Outcome = Literal["key_warning", "red", "dishonest", "exempted", "not_exempted", "evidence_required", "out_of_scope"]
-ListName = Literal["key_warning", "red", "dishonest"]
 
 EVENT_TYPES: dict[str, type["EventData"]] = {}
 

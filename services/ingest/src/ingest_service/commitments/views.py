@@ -7,13 +7,11 @@ of the signed document) is public. The same content filed twice for one enterpri
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,9 +24,10 @@ from ingest_service.reports.models import commitments, departments
 from ingest_service.reports.schemas import IsoDate
 from jointcredit_common.auth import record_audit
 from jointcredit_common.clock import today_in_china
-from jointcredit_common.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
 from jointcredit_common.events.schemas_ingest import CommitmentFiled
 from jointcredit_common.openapi import problem_response
+from jointcredit_common.paging import decode_cursor, encode_cursor
 from jointcredit_common.pii import InvalidIdentifier, mask_name, normalize_uscc
 from jointcredit_common.subjects import COMMITMENT_SIGNATORY_CONTEXT
 
@@ -136,20 +135,6 @@ async def file_commitment(request: Request, body: CommitmentIn, principal: Repor
     return JSONResponse(out, status_code=201, headers={"Location": f"/v1/public/commitments/{row['id']}"})
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"seq": seq})).decode()
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        seq = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))["seq"]
-        if not isinstance(seq, int):
-            raise TypeError
-        return seq
-    except Exception as exc:  # noqa: BLE001
-        raise BadRequest("cursor is not one this API returned", field="query.cursor") from exc
-
-
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -179,10 +164,10 @@ async def list_commitments(
             func.lower(commitments.c.enterprise_name).like("%" + _like(q.lower()) + "%", escape="\\"),
         ))
     if cursor:
-        query = query.where(commitments.c.seq < _decode_cursor(cursor))
+        query = query.where(commitments.c.seq < decode_cursor(cursor, int)[0])
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(query)).mappings().all()
-    next_cursor = _encode_cursor(rows[limit - 1]["seq"]) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1]["seq"]) if len(rows) > limit else None
     return CommitmentPage(items=[_out(r) for r in rows[:limit]], next_cursor=next_cursor)
 
 

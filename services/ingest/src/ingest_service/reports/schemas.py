@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-SubjectType = Literal["enterprise", "citizen"]
+from jointcredit_common.domain import SubjectType
+
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

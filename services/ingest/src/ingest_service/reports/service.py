@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -17,10 +16,11 @@ from ingest_service.reports.models import idempotency_keys, reports
 from ingest_service.reports.schemas import ReportIn, ReportOut, SubjectOut
 from jointcredit_common.auth import Principal
 from jointcredit_common.catalog import Catalog, UnknownCodeError
-from jointcredit_common.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from jointcredit_common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import Evidence, Exemption, ReportClassified, ReportReceived, ReportWithdrawn, SubjectRef
 from jointcredit_common.pii import InvalidIdentifier, PiiCipher, PiiHasher, mask_name, mask_resident_id, normalize_subject_id
+from jointcredit_common.paging import decode_cursor, encode_cursor
 from jointcredit_common.subjects import SUBJECT_ID_CONTEXT, SUBJECT_NAME_CONTEXT, subject_key
 
 
@@ -165,18 +165,6 @@ async def get_report(session: AsyncSession, report_id: str, *, viewer: Principal
     return row
 
 
-def encode_cursor(received_at: datetime, report_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([received_at.isoformat(), str(report_id)])).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, rid = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), uuid.UUID(rid)
-    except Exception as exc:  # noqa: BLE001
-        raise BadRequest("cursor is not one this API returned", field="query.cursor") from exc
-
-
 async def list_reports(
     session: AsyncSession, *, viewer: Principal, department: str | None, status: str | None, since: datetime | None,
     cursor: str | None, limit: int,
@@ -193,7 +181,7 @@ async def list_reports(
     if since:
         query = query.where(reports.c.received_at >= since)
     if cursor:
-        at, rid = decode_cursor(cursor)
+        at, rid = decode_cursor(cursor, datetime, uuid.UUID)
         query = query.where(or_(reports.c.received_at > at, and_(reports.c.received_at == at, reports.c.id > rid)))
     rows = (await session.execute(query)).mappings().all()
     next_cursor = encode_cursor(rows[limit - 1]["received_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
@@ -310,14 +298,7 @@ async def withdraw_report(
 # --- housekeeping --------------------------------------------------------------------------------------
 
 
-async def purge_expired_idempotency_keys(runtime: Any, stop: Any) -> None:
-    """Background task: expired Idempotency-Key records are deleted (they are already ignored once expired)."""
-    import asyncio
-    import contextlib
-
-    while not stop.is_set():
-        with contextlib.suppress(Exception):
-            async with runtime.sessionmaker() as session, session.begin():
-                await session.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= datetime.now(UTC)))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), runtime.settings.idempotency_purge_interval_seconds)
+async def purge_expired_idempotency_keys(runtime: Any) -> None:
+    """One housekeeping pass: expired Idempotency-Key records are deleted (they are already ignored once expired)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= datetime.now(UTC)))

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from jointcredit_common.domain import Outcome
 from jointcredit_common.catalog.models import (
     OUTCOME_LIST,
     Behavior,
@@ -24,7 +25,6 @@ from jointcredit_common.catalog.models import (
     UnknownCodeError,
 )
 
-Outcome = Literal["key_warning", "red", "dishonest", "exempted", "not_exempted", "evidence_required", "out_of_scope"]
 EvidenceKindIn = Literal["none", "administrative_penalty", "judicial_judgment"]
 Codes = list[str]  # alias: the models below have a field called ``list``
 

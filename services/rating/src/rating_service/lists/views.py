@@ -15,22 +15,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import Select, func, literal_column, or_, select, tuple_
 
+from jointcredit_common.domain import ListName, SubjectType
+from jointcredit_common.paging import decode_cursor, encode_cursor
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.pii import InvalidIdentifier, PiiHasher
 from jointcredit_common.service import ServiceRuntime
 from jointcredit_common.subjects import subject_key_of as key_of
-from rating_service.paging import decode_cursor, encode_cursor
 from rating_service.records.models import credit_records, subjects
 from rating_service.records.service import LIVE, today_in_china
 
 router = APIRouter(tags=["public lists"])
 
-ListKey = Literal["key_warning", "red", "dishonest"]
+ListKey = ListName
 DISPUTED_ZH = "异议处理中"
 PUBLISHED_ZH = "公示中"
 
@@ -140,7 +141,7 @@ async def get_public_list(
     request: Request,
     list_key: ListKey,
     q: str | None = Query(None, min_length=1, max_length=100, description="full USCC / resident ID, or part of a name or ID"),
-    subject_type: Literal["enterprise", "citizen"] | None = Query(None, alias="type"),
+    subject_type: SubjectType | None = Query(None, alias="type"),
     limit: int = Query(20, ge=1, le=100),
     cursor: str | None = Query(None, max_length=200),
 ) -> dict[str, Any]:
@@ -150,7 +151,7 @@ async def get_public_list(
     key = subject_key_of(runtime.hasher, q) if q else None
     query = public_list_query(
         list_key, today=today, limit=limit, subject_key=key, name_fragment=q if q and key is None else None,
-        subject_type=subject_type, after=decode_cursor(cursor) if cursor else None,
+        subject_type=subject_type, after=decode_cursor(cursor, date, uuid.UUID) if cursor else None,
     )
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(query)).mappings().all()

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select, tuple_
 
+from jointcredit_common.paging import decode_cursor, encode_cursor
 from jointcredit_common.auth import AdminPrincipal, Principal, require_role
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.service import ServiceRuntime
 from rating_service.objections.service import decide_objection, file_objection, may_file, objection_view
-from rating_service.paging import decode_cursor, encode_cursor
 from rating_service.records.models import credit_records, objections
 from rating_service.records.service import today_in_china
 
@@ -111,7 +111,7 @@ async def list_objections(
     runtime: ServiceRuntime = request.app.state.runtime
     today = today_in_china()
     query = objections_query(state=state, overdue=overdue, today=today, limit=limit,
-                             after=decode_cursor(cursor) if cursor else None)
+                             after=decode_cursor(cursor, date, uuid.UUID) if cursor else None)
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(query)).mappings().all()
     page, more = rows[:limit], len(rows) > limit

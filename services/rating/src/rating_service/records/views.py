@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
+from jointcredit_common.domain import SubjectType
 from jointcredit_common.auth import Principal
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound, Unauthorized, ValidationFailed
@@ -57,7 +58,7 @@ SUBJECT_RECORD_COLUMNS = [credit_records.c[name] for name in (
 
 @router.get("/v1/subjects/{subject_type}/{subject_id}", summary="A subject's records, lists and publicity dates")
 async def get_subject(
-    request: Request, subject_type: Literal["enterprise", "citizen"], subject_id: str, creds: Bearer
+    request: Request, subject_type: SubjectType, subject_id: str, creds: Bearer
 ) -> dict[str, Any]:
     runtime: ServiceRuntime = request.app.state.runtime
     key = _subject_key(runtime, subject_type, subject_id)

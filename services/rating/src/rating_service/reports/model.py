@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SubjectType = Literal["enterprise", "citizen"]
-ListKey = Literal["key_warning", "red", "dishonest"]
-RecordState = Literal["active", "disputed", "repaired", "withdrawn", "expired"]
-Outcome = Literal["key_warning", "red", "dishonest", "exempted", "not_exempted", "evidence_required", "out_of_scope"]
-SeverityTier = Literal["minor", "general", "serious"]
-# Same kinds as the catalog (jointcredit_common.catalog.models.MeasureKind).
-MeasureKind = Literal["incentive", "punishment", "notice", "financing", "service"]
+from jointcredit_common.domain import ListName, MeasureKind, Outcome, RecordState, SeverityTier, SubjectType
+
+ListKey = ListName
 
 CATALOG_REFERENCE = "大信办字〔2020〕4号"
 ISSUER_ZH = "大连市公共信用信息平台"

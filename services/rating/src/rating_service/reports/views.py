@@ -8,7 +8,7 @@ identity; it is masked either way.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 
+from jointcredit_common.domain import SubjectType
 from jointcredit_common.auth import record_audit
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound
@@ -44,7 +45,6 @@ async def _issue(request: Request, subject_type: str, subject_id: str, creds: HT
     return report, record_ids, digest
 
 
-SubjectType = Literal["enterprise", "citizen"]
 
 
 @router.get("/v1/subjects/{subject_type}/{subject_id}/report", summary="Free credit report (免费信用报告), JSON")

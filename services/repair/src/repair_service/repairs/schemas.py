@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SubjectType = Literal["enterprise", "citizen"]
+from jointcredit_common.domain import SubjectType
+
 Stage = Literal["initial", "re_review", "final"]
 
 

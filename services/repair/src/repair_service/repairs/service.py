@@ -20,6 +20,7 @@ from jointcredit_common.errors import Conflict, Forbidden, NotFound, ValidationF
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas_repair import RepairAccepted, RepairDecided
 from jointcredit_common.pii import InvalidIdentifier, PiiHasher, normalize_subject_id
+from jointcredit_common.paging import decode_cursor, encode_cursor
 from jointcredit_common.subjects import subject_key
 from repair_service.repairs.models import (
     listed_records,
@@ -299,13 +300,9 @@ async def list_applications(
     if next_stage:
         query = query.where(repair_applications.c.next_stage == next_stage)
     if cursor:
-        try:
-            after = int(cursor)
-        except ValueError as exc:
-            raise ValidationFailed("malformed cursor", field="query.cursor") from exc
-        query = query.where(repair_applications.c.seq > after)
+        query = query.where(repair_applications.c.seq > decode_cursor(cursor, int)[0])
     rows = [dict(r) for r in (await session.execute(query)).mappings()]
-    next_cursor = str(rows[limit - 1]["seq"]) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1]["seq"]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 

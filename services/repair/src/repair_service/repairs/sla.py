@@ -9,7 +9,6 @@ for the next pass (nothing is fired in memory). Time is the database's ``now()``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 from datetime import datetime, time, timedelta
@@ -21,6 +20,7 @@ from jointcredit_common.auth import Principal, record_audit
 from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.events.schemas_repair import RepairSlaBreached
 from jointcredit_common.logging import get_logger
+from jointcredit_common.periodic import periodic
 from jointcredit_common.service import ServiceRuntime
 from repair_service.repairs.models import repair_applications, sla_timers
 from repair_service.repairs.service import OPEN_STATUSES
@@ -126,14 +126,13 @@ async def sla_timer_loop(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     settings = runtime.settings
     loop = asyncio.get_running_loop()
     next_gauges = 0.0
-    while not stop.is_set():
-        try:
-            while len(await fire_due_timers(runtime)) >= settings.sla_batch_size:
-                pass  # a backlog (e.g. after downtime): drain it before sleeping
-            if loop.time() >= next_gauges:
-                await refresh_gauges(runtime)
-                next_gauges = loop.time() + settings.metrics_refresh_seconds
-        except Exception:  # noqa: BLE001 - a database hiccup must not stop the timers for good
-            log.exception("sla_timer_pass_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.sla_poll_seconds)
+
+    async def fire_and_count() -> bool:
+        nonlocal next_gauges
+        backlog = len(await fire_due_timers(runtime)) >= settings.sla_batch_size  # e.g. after downtime: drain first
+        if not backlog and loop.time() >= next_gauges:
+            await refresh_gauges(runtime)
+            next_gauges = loop.time() + settings.metrics_refresh_seconds
+        return backlog
+
+    await periodic(stop, settings.sla_poll_seconds, fire_and_count, name="sla_timers", service=settings.service_name)

@@ -11,7 +11,6 @@ Signature (``X-JointCredit-Signature: t=<unix seconds>,v1=<hex>``): HMAC-SHA256 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import random
@@ -26,6 +25,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.logging import get_logger
+from jointcredit_common.periodic import periodic
 from jointcredit_common.service import ServiceRuntime
 from sanctions_service.measures.models import measure_events, webhook_attempts, webhook_deliveries, webhook_subscriptions
 from sanctions_service.metrics import WEBHOOK_ATTEMPTS
@@ -187,10 +187,11 @@ async def attempt(runtime: ServiceRuntime, client: httpx.AsyncClient, row: Any, 
 async def run_webhook_dispatcher(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
     settings = runtime.settings
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-        while not stop.is_set():
+
+        async def deliver_due() -> bool:
             lease, rows = await claim(runtime)
-            if rows:
-                await asyncio.gather(*(attempt(runtime, client, row, lease) for row in rows))
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), settings.webhook_poll_seconds)
+            await asyncio.gather(*(attempt(runtime, client, row, lease) for row in rows))
+            return bool(rows)  # a full claim may leave more due: go again at once
+
+        await periodic(stop, settings.webhook_poll_seconds, deliver_due, name="webhook_dispatcher",
+                       service=settings.service_name)
