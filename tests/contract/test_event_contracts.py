@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from ingest_service.events.handlers import handlers as ingest_handlers
+from ingest_service.main import create_app as create_ingest
 from ingest_service.reports.schemas import ReportIn
 from ingest_service.reports.service import received_event, report_row
 from ingest_service.settings import IngestSettings
@@ -35,18 +36,20 @@ from jointcredit_common.events.schemas_ingest import CommitmentFiled
 from jointcredit_common.events.schemas_rating import (
     ObjectionDecided, RecordDisputed, RecordIncentivesResumed, RecordIncentivesSuspended,
 )
-from jointcredit_common.events.schemas_repair import RepairAccepted, RepairDecided, RepairSlaBreached
+from jointcredit_common.events.schemas_repair import (
+    CalendarOverrideChanged, RecomputedDeadline, RepairAccepted, RepairDeadlinesRecomputed, RepairDecided, RepairSlaBreached,
+)
 from jointcredit_common.events.schemas_sanctions import MeasureFeedbackRecorded, MeasureResumed, MeasureSuspended
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name
 from jointcredit_common.service import ServiceRuntime
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
 from jointcredit_common.testing.factories import resident_id, uscc
 from rating_service.classification import EvidenceFacts, ReportFacts, classify
-from rating_service.events.handlers import handlers as rating_handlers
+from rating_service.main import create_app as create_rating
 from rating_service.settings import RatingSettings
-from repair_service.events.handlers import handlers as repair_handlers
+from repair_service.main import create_app as create_repair
 from repair_service.settings import RepairSettings
-from sanctions_service.events.handlers import handlers as sanctions_handlers
+from sanctions_service.main import create_app as create_sanctions
 from sanctions_service.settings import SanctionsSettings
 
 CATALOG = load_catalog()
@@ -191,6 +194,11 @@ PRODUCERS: dict[type[EventData], tuple[str, Callable[[], EventData]]] = {
     RepairSlaBreached: ("repair", lambda: RepairSlaBreached(
         application_id=str(uuid.uuid4()), subject_key=ENTERPRISE_KEY, department="market_regulation", channel="green",
         pending_stage="final", accepted_at=AT, due_at=AT + timedelta(days=1), breached_at=AT + timedelta(days=1))),
+    CalendarOverrideChanged: ("repair", lambda: CalendarOverrideChanged(
+        day=date(2027, 1, 4), working=False, reason="大连市人民政府关于调整工作日的通知（测试）", changed_at=AT)),
+    RepairDeadlinesRecomputed: ("repair", lambda: RepairDeadlinesRecomputed(
+        applications=[RecomputedDeadline(application_id=str(uuid.uuid4()), previous_due_at=AT, due_at=AT + timedelta(days=1))],
+        reason="official working-day schedule published")),
     DeadLettered: ("any service", lambda: DeadLettered(
         consumer="rating-classifier", original_topic="jointcredit.repairs", original_partition=2, original_offset=41,
         original_event_id=str(uuid.uuid4()), original_type=RepairDecided.type_name(),
@@ -210,31 +218,39 @@ CONSUMERS: dict[type[EventData], set[str]] = {
     RecordIncentivesSuspended: {"sanctions"},
     RecordIncentivesResumed: {"sanctions"},
     RepairDecided: {"rating"},
+    CalendarOverrideChanged: {"rating", "sanctions"},
 }
 
 
 @dataclass(frozen=True)
 class Service:
-    handlers: Callable[[ServiceRuntime], dict]
+    create_app: Callable[..., Any]
     settings: type
 
 
 SERVICES = {
-    "ingest": Service(ingest_handlers, IngestSettings),
-    "rating": Service(rating_handlers, RatingSettings),
-    "sanctions": Service(sanctions_handlers, SanctionsSettings),
-    "repair": Service(repair_handlers, RepairSettings),
+    "ingest": Service(create_ingest, IngestSettings),
+    "rating": Service(create_rating, RatingSettings),
+    "sanctions": Service(create_sanctions, SanctionsSettings),
+    "repair": Service(create_repair, RepairSettings),
 }
 
 
 def handler_map(service: str) -> dict:
-    """The service's handlers as its consumer gets them. The factory reads settings and keeps the outbox; it opens no
-    connection, so the database URL is never dialled."""
-    spec = SERVICES[service]
-    settings = spec.settings(database_url=f"postgresql+asyncpg://contract@127.0.0.1:1/{service}")
+    """Every handler of every consumer the service's app declares (its ServiceSpec), as the consumers get them. Building
+    the app and the handler maps reads settings and keeps the outbox; it opens no connection."""
+    kind = SERVICES[service]
+    settings = kind.settings(database_url=f"postgresql+asyncpg://contract@127.0.0.1:1/{service}")
+    spec = kind.create_app(settings).state.spec
     runtime = ServiceRuntime(settings=settings, engine=None, sessionmaker=None, tokens=None, cipher=CIPHER, hasher=HASHER,
                              outbox=Outbox(source=f"/jointcredit/{service}", topic_prefix=settings.topic_prefix))
-    return spec.handlers(runtime)
+    merged: dict = {}
+    for consumer in spec.consumers:
+        handlers = consumer.handlers(runtime)
+        assert type(handlers) is dict, f"{service}/{consumer.name}: handlers are looked up by exact type"
+        assert not set(handlers) & set(merged), f"{service}: two consumers handle {set(handlers) & set(merged)}"
+        merged.update(handlers)
+    return merged
 
 
 HANDLERS = {service: handler_map(service) for service in SERVICES}

@@ -331,6 +331,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         openapi_tags=spec.openapi_tags,
     )
     app.state.settings = settings
+    app.state.spec = spec  # what the service consumes and produces, for contract tests and tooling
     install_problem_handlers(app)
     app.add_middleware(PlatformMiddleware, settings=settings, body_limits=spec.body_limits)
     if settings.rate_limit_per_second > 0 or settings.anonymous_rate_limit_per_second > 0:
