@@ -768,6 +768,26 @@ def test_the_production_image_installs_no_embedded_server() -> None:
     assert EMBEDDED_SERVERS <= dev, "make run / make test install them through the dev extra"
 
 
+@pytest.mark.parametrize("package", ["libs/common", *(f"services/{name}" for name in SERVICES)])
+def test_a_built_wheel_carries_the_migrations_and_the_data_the_service_reads(package: str, tmp_path: Path) -> None:
+    """The image installs wheels, not editable trees: everything a service reads from its package must be in them."""
+    import zipfile
+
+    source = tmp_path / "src"
+    shutil.copytree(REPO / package, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path),
+                    str(source)], check=True, capture_output=True, timeout=240)
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    src = REPO / package / "src"
+    wanted = {str(p.relative_to(src)) for p in src.rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)
+              and (p.suffix in {".py", ".yaml", ".mako", ".ttf"} or "schedules" in p.parts)}
+    assert wanted and wanted <= names, sorted(wanted - names)
+    if package != "libs/common":
+        assert any("/migrations/versions/0001_" in n for n in names)
+
+
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not Path(hadolint).is_file():
