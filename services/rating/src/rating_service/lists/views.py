@@ -31,8 +31,6 @@ from rating_service.records.service import LIVE, today_in_china
 router = APIRouter(tags=["public lists"])
 
 ListKey = Literal["key_warning", "red", "dishonest"]
-DISPUTED_ZH = "异议处理中"
-PUBLISHED_ZH = "公示中"
 
 
 __all__ = ["decode_cursor", "encode_cursor", "public_list_query", "router"]
@@ -121,7 +119,7 @@ def public_item(row: Any) -> dict[str, Any]:
         "tier_name_zh": tier.name_zh if tier else None,
         "state": row["state"],
         "disputed": row["state"] == "disputed",
-        "status_zh": DISPUTED_ZH if row["state"] == "disputed" else PUBLISHED_ZH,
+        "status_zh": catalog.templates_zh.records.public_status["disputed" if row["state"] == "disputed" else "active"],
         "publicity_starts_on": row["publicity_starts_on"],
         "publicity_ends_on": row["publicity_ends_on"],
         "measures": row["measures"],
