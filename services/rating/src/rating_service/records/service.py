@@ -226,6 +226,7 @@ async def resume_incentives(session: AsyncSession, *, subject_key: str, because:
     """The subject's last live dishonest record ended: withheld incentives of its live red records apply again
     (also those withheld since listing: "待信用修复后恢复")."""
     resumed = 0
+    reason = load_catalog().templates_zh.records.incentives_resumed
     for red in await _live_red_records(session, subject_key):
         withheld = list(red["suppressed_measures"])
         if not withheld:
@@ -234,7 +235,7 @@ async def resume_incentives(session: AsyncSession, *, subject_key: str, because:
                               .values(measures=list(red["measures"]) + withheld, suppressed_measures=[]))
         await outbox.add(session, RecordIncentivesResumed(
             record_id=str(red["id"]), report_id=str(red["report_id"]), subject_key=subject_key, list="red",
-            measures=withheld, because_record_id=str(because), reason_zh=load_catalog().templates_zh.records.incentives_resumed, at=datetime.now(UTC)), key=subject_key)
+            measures=withheld, because_record_id=str(because), reason_zh=reason, at=datetime.now(UTC)), key=subject_key)
         resumed += 1
     return resumed
 
