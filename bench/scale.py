@@ -343,10 +343,9 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
 
     Runs in a worker process. Deterministic for (start, seed, today): a resumed load adds the same data."""
     from jointcredit_common.calendar import WorkingDayCalendar
-    from rating_service.records.service import EXPIRED_BEFORE_LISTING_ZH, EXPIRED_ZH, REPAIRED_ZH
-
 
     catalog = load_catalog()
+    endings = catalog.templates_zh.records  # the end reasons rating itself would write
     decisions = _decisions(catalog)
     hasher = PiiHasher.from_settings(keys.hash_key)
     cipher = PiiCipher.from_settings(dict(keys.pii_keys), keys.active)
@@ -387,11 +386,11 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
             expires_at = datetime(ends_on.year, ends_on.month, ends_on.day, 0, 1, tzinfo=SHANGHAI).astimezone(UTC) + timedelta(1)
             roll = rng.random()
             if ends_on < report.as_of:
-                record |= {"state": "expired", "ended_at": decided_at, "end_reason": EXPIRED_BEFORE_LISTING_ZH}
+                record |= {"state": "expired", "ended_at": decided_at, "end_reason": endings.expired_before_listing}
             elif template.list == "dishonest" and roll < 0.05:
                 ended = decided_at + timedelta(days=rng.randrange(30, 240))
                 if ended < min(expires_at, now):
-                    record |= {"state": "repaired", "ended_at": ended, "end_reason": REPAIRED_ZH}
+                    record |= {"state": "repaired", "ended_at": ended, "end_reason": endings.repaired}
             elif roll < 0.065:
                 ended = decided_at + timedelta(days=rng.randrange(8, 120))
                 if ended < min(expires_at, now):
@@ -408,7 +407,7 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
                 if filed + timedelta(days=8) < now:
                     record["objection"] = ("rejected", filed, filed + timedelta(days=6), "处罚决定事实清楚、证据确凿")
             if record["state"] in ("active", "disputed") and expires_at <= now:
-                record |= {"state": "expired", "ended_at": expires_at, "end_reason": EXPIRED_ZH}
+                record |= {"state": "expired", "ended_at": expires_at, "end_reason": endings.expired}
             if template.list == "dishonest":
                 dishonest_until.append((decided_at, record["ended_at"] or expires_at))
             records.append(record)

@@ -30,7 +30,6 @@ import asyncpg
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.events.schemas import MeasureIssued, MeasureLifted, SubjectListed
 from jointcredit_common.testing.kafka import read_topic
-from rating_service.records.service import EXPIRED_BEFORE_LISTING_ZH
 
 ISSUED, LIFTED = MeasureIssued.type_name(), MeasureLifted.type_name()
 NOT_SENT = ("withheld", "cancelled")
@@ -101,7 +100,8 @@ def database_checks(snap: Snapshot, *, accepted: set[str], withdrawn: set[str]) 
     ingest_withdrawn = {rid for rid, (status, _) in snap.reports.items() if status == "withdrawn"}
     listed = [listing["record_id"] for listing in snap.listings]
     listed_set = set(listed)
-    expected_listed = {rid for rid, (_, reason) in snap.records.items() if reason != EXPIRED_BEFORE_LISTING_ZH}
+    never_listed = catalog.templates_zh.records.expired_before_listing
+    expected_listed = {rid for rid, (_, reason) in snap.records.items() if reason != never_listed}
     ended = {rid for rid in listed_set if snap.records.get(rid, ("", None))[0] in ("withdrawn", "repaired", "expired")}
     record_of_report = {report: record for report, record in snap.classifications.items() if record}
     due_withdrawn = {record_of_report[r] for r in ingest_withdrawn if record_of_report.get(r) in listed_set}

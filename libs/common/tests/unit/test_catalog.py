@@ -368,6 +368,35 @@ def unknown_template_placeholder(data: dict[str, Any]) -> None:
     data["templates_zh"]["key_warning"] += "{penalty_amount}"
 
 
+def missing_report_disclaimer(data: dict[str, Any]) -> None:
+    del data["templates_zh"]["credit_report"]["disclaimer"]
+
+
+def missing_repair_wording(data: dict[str, Any]) -> None:
+    del data["templates_zh"]["repair_channel"]
+
+
+def unknown_channel_placeholder(data: dict[str, Any]) -> None:
+    data["templates_zh"]["repair_channel"]["green"] += "（{city}）"
+
+
+def placeholder_the_code_does_not_fill_there(data: dict[str, Any]) -> None:
+    # {document_no} is a fact elsewhere, but rating writes the expiry reason without facts.
+    data["templates_zh"]["records"]["expired"] += "（{document_no}）"
+
+
+def positional_placeholder(data: dict[str, Any]) -> None:
+    data["templates_zh"]["credit_report"]["free_statement"] += "{}"
+
+
+def unclosed_placeholder(data: dict[str, Any]) -> None:
+    data["templates_zh"]["repair_channel"]["no_dishonest_record"] = "该企业无{document_no下有效的失信记录"
+
+
+def moot_objection_wording_incomplete(data: dict[str, Any]) -> None:
+    del data["templates_zh"]["records"]["objection_moot"]["expired"]
+
+
 def unknown_record_agency(data: dict[str, Any]) -> None:
     data["credit_record_agency"] = "city_archive"
 
@@ -391,6 +420,13 @@ def unknown_subject_type(data: dict[str, Any]) -> None:
         pytest.param(tier_min_above_max, ["serious"], id="tier-min-above-max"),
         pytest.param(default_outside_tier, ["minor"], id="tier-default-outside-range"),
         pytest.param(unknown_template_placeholder, ["key_warning", "penalty_amount"], id="template-placeholder"),
+        pytest.param(missing_report_disclaimer, ["credit_report", "disclaimer"], id="template-missing"),
+        pytest.param(missing_repair_wording, ["repair_channel"], id="template-group-missing"),
+        pytest.param(unknown_channel_placeholder, ["green", "city"], id="service-template-placeholder"),
+        pytest.param(placeholder_the_code_does_not_fill_there, ["expired", "document_no"], id="fact-not-filled-there"),
+        pytest.param(positional_placeholder, ["free_statement"], id="positional-placeholder"),
+        pytest.param(unclosed_placeholder, ["no_dishonest_record"], id="template-not-a-format-string"),
+        pytest.param(moot_objection_wording_incomplete, ["objection_moot", "expired"], id="template-mapping-incomplete"),
         pytest.param(unknown_record_agency, ["city_archive"], id="record-agency-missing"),
         pytest.param(unknown_subject_type, ["association"], id="unknown-subject-type"),
     ],
@@ -418,3 +454,35 @@ def test_malformed_yaml_is_a_catalog_error(tmp_path: Path) -> None:
     path.write_text("behaviors: [unclosed", encoding="utf-8")
     with pytest.raises(CatalogError):
         load_catalog(path)
+
+
+# -- the services' wording (templates_zh.records / credit_report / repair_channel) ---------------------
+
+
+def test_each_wording_names_placeholders_only_for_its_own_templates() -> None:
+    # A typo in a model's placeholders table would silently make a template fixed text.
+    templates = load_catalog().templates_zh
+    for wording in (templates.records, templates.credit_report, templates.repair_channel):
+        assert set(wording.placeholders) <= set(type(wording).model_fields), type(wording).__name__
+
+
+def test_wording_is_filled_with_the_facts_the_code_passes() -> None:
+    catalog = load_catalog()
+    channel = catalog.templates_zh.repair_channel
+    facts = {"document_no": catalog.document_no, "clause": "三(一)"}
+    assert channel.fill("green", **facts) == "已成为失信主体的疫情防控领域企业（大信办字〔2020〕4号 三(一)），适用信用修复绿色通道"
+    assert catalog.templates_zh.records.fill("objection_upheld", reason="处罚决定已撤销") == "异议成立：处罚决定已撤销"
+    # Code that leaves out a fact a template may use fails on the Dalian text too, not only on another city's.
+    with pytest.raises(TypeError, match="clause"):
+        channel.fill("green", document_no=catalog.document_no)
+
+
+def test_another_citys_wording_is_a_catalog_file(tmp_path: Path) -> None:
+    data = bundled_data()
+    data["templates_zh"]["credit_report"] |= {"issuer": "沈阳市公共信用信息平台", "site": "信用沈阳",
+                                              "free_statement": "本报告由{issuer}依据{document_no}免费出具。"}
+    path = tmp_path / "other-city.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    wording = load_catalog(path).templates_zh.credit_report
+    assert wording.fill("free_statement", title="", document_no="沈信办字〔2020〕1号", issuer=wording.issuer, site="",
+                        days=1) == "本报告由沈阳市公共信用信息平台依据沈信办字〔2020〕1号免费出具。"

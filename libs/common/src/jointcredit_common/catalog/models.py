@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -39,7 +39,8 @@ OUTCOME_LIST: dict[str, ListCode | None] = {
     "exemption": None,
 }
 
-# Placeholders the Chinese templates may use; anything else is a typo caught at load time.
+# Placeholders the classifier's Chinese templates may use; anything else is a typo caught at load time. (The
+# services' other wording, below, names its own facts per template.)
 TEMPLATE_FIELDS = frozenset(
     {
         "title",
@@ -145,6 +146,103 @@ class CreditRepair(_Entry):
     target_working_days: int = Field(ge=1)
 
 
+def _check_placeholders(name: str, template: str, allowed: frozenset[str]) -> None:
+    try:
+        used = {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError as exc:
+        raise ValueError(f"template {name!r} is not a valid format string: {exc}") from exc
+    unknown = used - allowed
+    if unknown:
+        may = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
+        raise ValueError(f"template {name!r} uses unknown placeholders {sorted(unknown)} (it may use {may})")
+
+
+class _Wording(_Entry):
+    """Policy sentences a service prints, filled with facts by its code (``str.format``).
+
+    ``placeholders`` names, per field, the facts the code supplies; a field it does not name is fixed text. A
+    template asking for anything else is refused at load time, so a catalog the code cannot fill stops the
+    service at start-up instead of failing on the first event that needs the sentence. A mapping field must
+    name every key of its type."""
+
+    placeholders: ClassVar[dict[str, frozenset[str]]] = {}
+
+    @model_validator(mode="after")
+    def _placeholders_are_facts_the_code_supplies(self) -> _Wording:
+        for name, value in self:
+            allowed = self.placeholders.get(name, frozenset())
+            if isinstance(value, dict):
+                keys = set(get_args(get_args(type(self).model_fields[name].annotation)[0]))
+                if set(value) != keys:
+                    raise ValueError(f"template {name!r} must name exactly {sorted(keys)}, got {sorted(value)}")
+                for key, text in value.items():
+                    _check_placeholders(f"{name}.{key}", text, allowed)
+            else:
+                _check_placeholders(name, value, allowed)
+        return self
+
+    def fill(self, name: str, /, **facts: object) -> str:
+        """Template ``name`` with the facts in. The code passes every fact the template may use, whichever a
+        catalog's text uses, so that another catalog's wording needs no code change."""
+        missing = self.placeholders.get(name, frozenset()) - facts.keys()
+        if missing:
+            raise TypeError(f"template {name!r} needs the facts {sorted(missing)}")
+        return str(getattr(self, name)).format_map(facts)
+
+
+RecordEnding = Literal["withdrawn", "repaired", "expired"]
+
+
+class RecordWording(_Wording):
+    """Rating: why a record ended (``record.*.v1`` reason, audit trail), a moot objection, resumed incentives, and
+    the status a public list prints."""
+
+    placeholders: ClassVar[dict[str, frozenset[str]]] = {"objection_upheld": frozenset({"reason"})}
+
+    expired: str
+    expired_before_listing: str
+    repaired: str  # an approved repair whose decision carries no reason of its own
+    objection_upheld: str
+    objection_moot: dict[RecordEnding, str]
+    incentives_resumed: str
+    public_status: dict[Literal["active", "disputed"], str]
+
+
+# Facts rating supplies to the credit report's sentences.
+REPORT_FACTS = frozenset({"title", "document_no", "issuer", "site", "days"})
+
+
+class CreditReportWording(_Wording):
+    """Rating: the free credit report's issuer and fixed sentences (三(一) 免费信用报告)."""
+
+    placeholders: ClassVar[dict[str, frozenset[str]]] = {
+        "disclaimer": REPORT_FACTS, "free_statement": REPORT_FACTS, "no_repair": REPORT_FACTS}
+
+    issuer: str
+    site: str
+    disclaimer: str
+    free_statement: str
+    no_repair: str
+
+
+# Facts repair supplies to the channel reasons; {clause} is the credit-repair measure's clause.
+CHANNEL_FACTS = frozenset({"document_no", "clause"})
+
+
+class RepairChannelWording(_Wording):
+    """Repair: why an application goes the green or the standard channel."""
+
+    placeholders: ClassVar[dict[str, frozenset[str]]] = {
+        "green": CHANNEL_FACTS,
+        "subject_type_not_eligible": CHANNEL_FACTS | {"subject_type", "subject_name"},
+        "no_dishonest_record": CHANNEL_FACTS,
+    }
+
+    green: str
+    subject_type_not_eligible: str
+    no_dishonest_record: str
+
+
 class Templates(_Entry):
     subject: dict[SubjectType, str]
     basis: str
@@ -163,19 +261,15 @@ class Templates(_Entry):
     out_of_scope_before: str
     out_of_scope_after: str
     suppressed: str
+    records: RecordWording
+    credit_report: CreditReportWording
+    repair_channel: RepairChannelWording
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> Templates:
         for name, template in self:
-            if not isinstance(template, str):
-                continue
-            try:
-                used = {field for _, field, _, _ in string.Formatter().parse(template) if field}
-            except ValueError as exc:
-                raise ValueError(f"template {name!r} is not a valid format string: {exc}") from exc
-            unknown = used - TEMPLATE_FIELDS
-            if unknown:
-                raise ValueError(f"template {name!r} uses unknown placeholders {sorted(unknown)}")
+            if isinstance(template, str):
+                _check_placeholders(name, template, TEMPLATE_FIELDS)
         return self
 
 

@@ -32,11 +32,9 @@ from rating_service.records.service import LIVE, today_in_china
 router = APIRouter(tags=["public lists"])
 
 ListKey = ListName
-DISPUTED_ZH = "异议处理中"
-PUBLISHED_ZH = "公示中"
 
 
-__all__ = ["decode_cursor", "encode_cursor", "public_list_query", "router"]
+__all__ = ["public_list_query", "router"]
 
 # Constants in the SQL text, not parameters (see LIVE): the indexes of 0003 must match in a generic plan too.
 # "enterprise:<USCC>" | "citizen:<hash>": the subject type of a record without joining subjects (indexed, 0003).
@@ -122,7 +120,7 @@ def public_item(row: Any) -> dict[str, Any]:
         "tier_name_zh": tier.name_zh if tier else None,
         "state": row["state"],
         "disputed": row["state"] == "disputed",
-        "status_zh": DISPUTED_ZH if row["state"] == "disputed" else PUBLISHED_ZH,
+        "status_zh": catalog.templates_zh.records.public_status["disputed" if row["state"] == "disputed" else "active"],
         "publicity_starts_on": row["publicity_starts_on"],
         "publicity_ends_on": row["publicity_ends_on"],
         "measures": row["measures"],

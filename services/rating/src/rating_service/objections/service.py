@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jointcredit_common.auth import Principal, record_audit
 from jointcredit_common.calendar import CalendarNotCovered, WorkingDayCalendar, not_covered_problem
 from jointcredit_common.calendar.coverage import PROVISIONAL_ANSWERS
+from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import Conflict, Forbidden, NotFound
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas_rating import ObjectionDecided, RecordDisputed
@@ -128,7 +129,8 @@ async def decide_objection(
     ).mappings().one()
     if decision == "upheld":
         # The record's basis does not stand: withdraw it, so every listing and measure on it is undone.
-        await end_record(session, record_id=record_id, state="withdrawn", reason=f"异议成立：{reason}", outbox=outbox)
+        upheld = load_catalog().templates_zh.records.fill("objection_upheld", reason=reason)
+        await end_record(session, record_id=record_id, state="withdrawn", reason=upheld, outbox=outbox)
     else:
         await session.execute(
             update(credit_records).where(credit_records.c.id == record_id, credit_records.c.state == "disputed")

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jointcredit_common.auth import Principal, record_audit
-from jointcredit_common.catalog import Catalog
+from jointcredit_common.catalog import Catalog, load_catalog
 from jointcredit_common.clock import today_in_china  # noqa: F401 - re-exported for the domain's modules
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas import (
@@ -34,15 +34,12 @@ LIVE_STATES = ("active", "disputed")
 # match in a generic (prepared) plan too, where a parameter's value is unknown to the planner — and no expanding
 # IN list is rendered again on every execution.
 LIVE = credit_records.c.state.in_([literal_column(f"'{state}'") for state in LIVE_STATES])
-EXPIRED_BEFORE_LISTING_ZH = "报送时公示期已届满，仅作历史记录保存，不予公示、不实施相关措施"
-_STATE_ZH = {"withdrawn": "撤销", "repaired": "修复", "expired": "届满移出"}
 # Actors of the writes no person makes (audit trail, DESIGN §4).
 CLASSIFIER_ACTOR = Principal(role="service", principal="rating.classifier")
 EXPIRY_ACTOR = Principal(role="service", principal="rating.expiry")
 REPAIR_ACTOR = Principal(role="service", principal="rating.repair-events")
-RESUMED_ZH = "该主体已无尚未结束的失信记录，恢复实施信用激励措施"
-REPAIRED_ZH = "信用修复申请经初审、复核、终审批准，停止公示、停止共享并解除相关措施"
-EXPIRED_ZH = "公示期届满，自动移出名单，停止公示、停止共享并解除相关措施"
+# Why a record ended, a moot objection, resumed incentives: the catalog's wording (templates_zh.records), read
+# from the catalog in force when the sentence is written.
 
 
 # Statements built once, executed with parameters: SQLAlchemy caches their compiled form (per-call .values()
@@ -111,7 +108,7 @@ async def classify_report(
                 evidence=evidence, measures=decision.measures, suppressed_measures=decision.suppressed_measures,
                 reason_zh=decision.reason_zh, notice=notice, catalog=decision.catalog, occurred_on=report.occurred_on,
                 ended_at=now if ended_before_listing else None,
-                end_reason=EXPIRED_BEFORE_LISTING_ZH if ended_before_listing else None,
+                end_reason=catalog.templates_zh.records.expired_before_listing if ended_before_listing else None,
             )
         )
     if decision.list and not ended_before_listing:
@@ -169,7 +166,7 @@ async def end_record(session: AsyncSession, *, record_id: uuid.UUID, state: str,
         update(objections)
         .where(objections.c.record_id == record_id, objections.c.state == "pending")
         .values(state="moot", decided_at=row["ended_at"], decided_by="system",
-                decision_reason=f"记录已{_STATE_ZH.get(state, state)}，异议无需处理")
+                decision_reason=load_catalog().templates_zh.records.objection_moot[state])
     )
     await outbox.add(
         session,
@@ -229,6 +226,7 @@ async def resume_incentives(session: AsyncSession, *, subject_key: str, because:
     """The subject's last live dishonest record ended: withheld incentives of its live red records apply again
     (also those withheld since listing: "待信用修复后恢复")."""
     resumed = 0
+    reason = load_catalog().templates_zh.records.incentives_resumed
     for red in await _live_red_records(session, subject_key):
         withheld = list(red["suppressed_measures"])
         if not withheld:
@@ -237,7 +235,7 @@ async def resume_incentives(session: AsyncSession, *, subject_key: str, because:
                               .values(measures=list(red["measures"]) + withheld, suppressed_measures=[]))
         await outbox.add(session, RecordIncentivesResumed(
             record_id=str(red["id"]), report_id=str(red["report_id"]), subject_key=subject_key, list="red",
-            measures=withheld, because_record_id=str(because), reason_zh=RESUMED_ZH, at=datetime.now(UTC)), key=subject_key)
+            measures=withheld, because_record_id=str(because), reason_zh=reason, at=datetime.now(UTC)), key=subject_key)
         resumed += 1
     return resumed
 
@@ -250,6 +248,7 @@ async def expire_due_records(
     ``FOR UPDATE SKIP LOCKED``: several replicas may run this at once; each claims different rows and a
     row is expired (and ``record.expired.v1`` emitted) exactly once, because ``end_record`` only moves live rows.
     """
+    reason = load_catalog().templates_zh.records.expired
     total = 0
     while True:
         async with sessionmaker() as session, session.begin():
@@ -263,9 +262,9 @@ async def expire_due_records(
                 )
             ).scalars().all()
             for record_id in due:
-                if await end_record(session, record_id=record_id, state="expired", reason=EXPIRED_ZH, outbox=outbox):
+                if await end_record(session, record_id=record_id, state="expired", reason=reason, outbox=outbox):
                     await record_audit(session, principal=EXPIRY_ACTOR, action="record.expire", target_type="credit_record",
-                                       target_id=str(record_id), detail={"today": today.isoformat(), "reason": EXPIRED_ZH})
+                                       target_id=str(record_id), detail={"today": today.isoformat(), "reason": reason})
                     total += 1
         if len(due) < batch_size:
             return total
@@ -278,7 +277,7 @@ async def apply_repair_decision(session: AsyncSession, decision: RepairDecided, 
     UUID) breaks the contract: it raises, and the event is dead-lettered."""
     if decision.decision != "approved":
         return 0
-    reason = decision.reason.strip() or REPAIRED_ZH
+    reason = decision.reason.strip() or load_catalog().templates_zh.records.repaired
     record_ids = list(dict.fromkeys(uuid.UUID(r) for r in decision.record_ids))
     owners = dict((await session.execute(
         select(credit_records.c.id, credit_records.c.subject_key).where(credit_records.c.id.in_(record_ids))

@@ -1,40 +1,44 @@
 """Data of the free credit report (免费信用报告) promised by 大信办字〔2020〕4号 三(一).
 
 These models are what the PDF renderer (and the JSON report endpoint) read. They hold
-display-ready data: the rating service fills them from its own tables; nothing here looks
-anything up. Personal data arrives already masked (DESIGN §4) and the models refuse a citizen
-subject whose identifier or name is not masked, so a bug upstream cannot leak it into a PDF.
+display-ready data: the rating service fills them from its own tables and its catalog, the
+policy wording included (issuer, disclaimer, free statement: the catalog's
+``templates_zh.credit_report``); left out, the wording is the catalog in force. Personal data
+arrives already masked (DESIGN §4) and the models refuse a citizen subject whose identifier or
+name is not masked, so a bug upstream cannot leak it into a PDF.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from jointcredit_common.catalog import Catalog, load_catalog
 from jointcredit_common.domain import ListName, MeasureKind, Outcome, RecordState, SeverityTier, SubjectType
 
 ListKey = ListName
 
-CATALOG_REFERENCE = "大信办字〔2020〕4号"
-ISSUER_ZH = "大连市公共信用信息平台"
-SITE_ZH = "信用大连"
+LIST_KEYS: tuple[ListKey, ...] = get_args(ListKey)  # the order the report prints: key warning, red, dishonest
 
-# Names of the three lists as the notice and national practice call them.
-LIST_NAMES_ZH: dict[ListKey, str] = {
-    "key_warning": "重点警示名单",  # 一: resumption violations without a penalty (W1–W6)
-    "red": "守信红名单",  # 二(一): good-credit behaviour (G1–G6)
-    "dishonest": "失信名单",  # 二(三)/二(四): E/C, and W once it reached a penalty
-}
 
-DEFAULT_DISCLAIMER_ZH = (
-    "本报告依据《大连市关于应对新冠肺炎疫情影响 切实加强信用管理和服务的通知》"
-    "（大信办字〔2020〕4号）生成，内容以报告生成时大连市公共信用信息平台归集的信息为准。"
-    "失信认定均以行政处罚决定书或司法裁判文书为依据；主体对记录有异议的，可依法提出异议申请，"
-    "异议处理期间相关记录标注为“异议处理中”。已修复、已撤销或公示期届满的记录仅作历史展示，"
-    "不再作为惩戒依据。本报告仅供主体本人或经授权使用，不得用于非法用途。"
-)
+def catalog_wording(catalog: Catalog) -> dict[str, Any]:
+    """What a report takes from its catalog: reference, list names and the wording of 三(一)'s free report."""
+    wording = catalog.templates_zh.credit_report
+    facts = {"title": catalog.title_zh, "document_no": catalog.document_no, "issuer": wording.issuer,
+             "site": wording.site, "days": catalog.credit_repair.target_working_days}
+    return {
+        "catalog_reference": catalog.document_no,
+        "list_names_zh": {policy.code: policy.name_zh for policy in catalog.lists},
+        "issuer_zh": wording.issuer,
+        "site_zh": wording.site,
+        "disclaimer_zh": wording.fill("disclaimer", **facts),
+        "free_statement_zh": wording.fill("free_statement", **facts),
+        "no_repair_zh": wording.fill("no_repair", **facts),
+    }
+
 
 # An unmasked resident ID (GB 11643: 17 digits + check digit). A citizen's report must never
 # carry one (DESIGN §4: masked in every public output).
@@ -95,10 +99,6 @@ class ListMembership(_Frozen):
     since: date
     until: date | None = None
 
-    @property
-    def name_zh(self) -> str:
-        return LIST_NAMES_ZH[self.key]
-
 
 class MeasureInForce(_Frozen):
     kind: MeasureKind
@@ -119,19 +119,31 @@ class CreditReport(_Frozen):
     subject: ReportSubject
     generated_at: AwareDatetime
     verification_id: str = Field(min_length=6, max_length=64)
-    catalog_reference: str = CATALOG_REFERENCE
+    catalog_reference: str
     records: tuple[ReportRecord, ...] = ()
     lists: tuple[ListMembership, ...] = ()
     measures: tuple[MeasureInForce, ...] = ()
     repairs: tuple[RepairEntry, ...] = ()
-    disclaimer_zh: str = DEFAULT_DISCLAIMER_ZH
-    # The catalog owns the lists' Chinese names; the rating service passes them through.
-    list_names_zh: dict[ListKey, str] = Field(default_factory=lambda: dict(LIST_NAMES_ZH))
+    # The catalog owns the lists' names and the policy wording (catalog_wording); the rating service passes
+    # them through. The wording only the PDF prints stays out of the JSON report and its digest (their v1 shape).
+    disclaimer_zh: str
+    list_names_zh: dict[ListKey, str]
+    issuer_zh: str = Field(exclude=True)
+    site_zh: str = Field(exclude=True)
+    free_statement_zh: str = Field(exclude=True)
+    no_repair_zh: str = Field(exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wording_of_the_catalog_in_force(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return catalog_wording(load_catalog()) | data
+        return data
 
     @field_validator("list_names_zh")
     @classmethod
     def _every_list_is_named(cls, value: dict[ListKey, str]) -> dict[ListKey, str]:
-        missing = set(LIST_NAMES_ZH) - set(value)
+        missing = set(LIST_KEYS) - set(value)
         if missing:
             raise ValueError(f"list_names_zh lacks {sorted(missing)}")
         return value

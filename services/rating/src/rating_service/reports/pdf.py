@@ -28,9 +28,7 @@ from fpdf.enums import Align, TextMode, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 
 from rating_service.reports.model import (
-    ISSUER_ZH,
-    LIST_NAMES_ZH,
-    SITE_ZH,
+    LIST_KEYS,
     CreditReport,
     ListKey,
     MeasureKind,
@@ -100,7 +98,6 @@ _PAD = (1.2, 1.5, 1.2, 1.5)  # table cell padding: top, right, bottom, left
 _TOKENS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:/_%-]*|\s+|.")
 _NO_LINE_START = frozenset("，。、；：？！）》」』】〕〉”’％·…—～,.;:?!)]}%")
 _NO_LINE_END = frozenset("（《「『【〔〈“‘([{")
-_FREE_STATEMENT = "本报告依据{ref}第三条第（一）项免费提供，不收取任何费用。"
 
 
 @lru_cache(maxsize=1)
@@ -189,7 +186,7 @@ class _ReportPDF(FPDF):
         self.set_creation_date(report.generated_at)
         self.set_title("信用报告")
         self.set_subject(f"{report.subject.name} 信用报告")
-        self.set_author(f"{ISSUER_ZH}（{SITE_ZH}）")
+        self.set_author(f"{report.issuer_zh}（{report.site_zh}）")
         self.set_creator("jointcredit rating service")
         self.set_lang("zh-CN")
 
@@ -198,7 +195,7 @@ class _ReportPDF(FPDF):
         self.set_font(FONT_FAMILY, size=8)
         self.set_text_color(*_MUTED)
         self.set_xy(_MARGIN, 9)
-        self.cell(0, 5, f"{ISSUER_ZH} · {SITE_ZH}", align=Align.L)
+        self.cell(0, 5, f"{self.report.issuer_zh} · {self.report.site_zh}", align=Align.L)
         self.set_xy(_MARGIN, 9)
         self.cell(0, 5, f"报告验证码 {self.report.verification_id}", align=Align.R)
         self.set_draw_color(*_ACCENT)
@@ -326,7 +323,7 @@ class _ReportPDF(FPDF):
         self.cell(
             0,
             6,
-            f"{ISSUER_ZH}（{SITE_ZH}）出具 · 免费信用报告",
+            f"{r.issuer_zh}（{r.site_zh}）出具 · 免费信用报告",
             align=Align.C,
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
@@ -360,7 +357,7 @@ class _ReportPDF(FPDF):
         self._section("二、名单状态")
         on: dict[ListKey, tuple[date, date | None]] = {m.key: (m.since, m.until) for m in self.report.lists}
         rows = []
-        for key in LIST_NAMES_ZH:  # fixed order: key warning, red, dishonest
+        for key in LIST_KEYS:  # fixed order: key warning, red, dishonest
             name = self.report.list_names_zh[key]
             if key in on:
                 since, until = on[key]
@@ -416,7 +413,7 @@ class _ReportPDF(FPDF):
     def _repairs_section(self) -> None:
         self._section("五、信用修复")
         if not self.report.repairs:
-            self._note("无信用修复申请。疫情防控领域企业可通过信用修复“绿色通道”申请修复，原则上1个工作日内办结。")
+            self._note(self.report.no_repair_zh)
             return
         rows = [
             (rep.id, rep.record_code or "—", _REPAIR_STATUS_ZH.get(rep.status, rep.status), _dt(rep.decided_at))
@@ -432,12 +429,12 @@ class _ReportPDF(FPDF):
             (
                 ("报告验证码", r.verification_id),
                 ("生成时间", f"{_dt(r.generated_at)}（北京时间）"),
-                ("出具机构", f"{ISSUER_ZH}（{SITE_ZH}）"),
+                ("出具机构", f"{r.issuer_zh}（{r.site_zh}）"),
                 ("收费", "免费"),
             ),
             (45, 135),
         )
-        self._paragraph(_FREE_STATEMENT.format(ref=r.catalog_reference), _ACCENT)
+        self._paragraph(r.free_statement_zh, _ACCENT)
         self.ln(1)
         self.set_font(FONT_FAMILY, size=8.5)
         self._note(r.disclaimer_zh)

@@ -26,6 +26,7 @@ from rating_service.reports.model import (
     RepairEntry,
     ReportRecord,
     ReportSubject,
+    catalog_wording,
 )
 from rating_service.reports.pdf import BEIJING
 
@@ -97,12 +98,11 @@ async def build_credit_report(
                               name=subject["display_name"] or ("*" if subject["type"] == "citizen" else UNNAMED_ZH)),
         generated_at=now.astimezone(BEIJING),
         verification_id=new_verification_id(now),
-        catalog_reference=catalog.document_no,
         records=tuple(records),
         lists=tuple(ListMembership(key=k, since=s, until=u) for k, (s, u) in lists.items()),
         measures=tuple(measures.values()),
         repairs=tuple(repairs),
-        list_names_zh={p.code: p.name_zh for p in catalog.lists},
+        **catalog_wording(catalog),
     )
     return report, [str(r["id"]) for r in rows]
 

@@ -45,9 +45,13 @@ def in_catalog(catalog: Catalog):  # noqa: ANN201 - a SQL condition
 async def choose_channel(session: AsyncSession, *, subject_type: str, key: str, catalog: Catalog) -> tuple[str, str]:
     """三(一): the green channel is for enterprises (of the epidemic-prevention domain) that became dishonest
     subjects under this catalog — every dishonest record of this catalog is an epidemic-prevention violation,
-    so a live dishonest record of it makes the enterprise eligible. Everything else goes the standard way."""
+    so a live dishonest record of it makes the enterprise eligible. Everything else goes the standard way. The
+    reasons are the catalog's wording (templates_zh.repair_channel), filled with its facts."""
+    wording = catalog.templates_zh.repair_channel
+    facts = {"document_no": catalog.document_no, "clause": catalog.measure(catalog.credit_repair.measure).clause}
     if subject_type not in catalog.credit_repair.subject_types:
-        return "standard", f"三(一)绿色通道仅适用于企业；{subject_type} 走一般修复程序"
+        name = next((info.name_zh for info in catalog.subject_types if info.code == subject_type), subject_type)
+        return "standard", wording.fill("subject_type_not_eligible", **facts, subject_type=subject_type, subject_name=name)
     dishonest = await session.scalar(
         select(
             exists().where(
@@ -59,8 +63,8 @@ async def choose_channel(session: AsyncSession, *, subject_type: str, key: str, 
         )
     )
     if dishonest:
-        return "green", f"已成为失信主体的疫情防控领域企业（{catalog.document_no} 三(一)），适用信用修复绿色通道"
-    return "standard", f"该企业无{catalog.document_no}下有效的失信记录，不适用三(一)绿色通道，走一般修复程序"
+        return "green", wording.fill("green", **facts)
+    return "standard", wording.fill("no_dishonest_record", **facts)
 
 
 async def accept_application(
