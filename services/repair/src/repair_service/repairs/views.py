@@ -14,7 +14,7 @@ from jointcredit_common.errors import NotFound
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.service import ServiceRuntime
 from repair_service.calendar.service import count_provisional
-from repair_service.repairs import service
+from repair_service.repairs import queries, service
 from repair_service.repairs.schemas import RepairAcceptedOut, RepairIn, RepairOut, RepairPage, ReviewIn
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
@@ -66,16 +66,16 @@ async def post_review(request: Request, application_id: str, body: ReviewIn, pri
         await service.decide_stage(session, application_id=app_id, body=body, principal=principal, catalog=load_catalog(),
                                    outbox=runtime.outbox, now=now)
     async with runtime.sessionmaker() as session:
-        app = await service.get_application(session, app_id, principal)
-        return RepairOut(**await service.describe(session, app, settings=runtime.settings, now=now))
+        app = await queries.get_application(session, app_id, principal)
+        return RepairOut(**await queries.describe(session, app, settings=runtime.settings, now=now))
 
 
 @router.get("/{application_id}", response_model=RepairOut, summary="An application with its steps and the cascade's progress")
 async def get_repair(request: Request, application_id: str, principal: ReaderPrincipal) -> RepairOut:
     runtime = _runtime(request)
     async with runtime.sessionmaker() as session:
-        app = await service.get_application(session, _uuid(application_id), principal)
-        return RepairOut(**await service.describe(session, app, settings=runtime.settings, now=datetime.now(UTC)))
+        app = await queries.get_application(session, _uuid(application_id), principal)
+        return RepairOut(**await queries.describe(session, app, settings=runtime.settings, now=datetime.now(UTC)))
 
 
 @router.get("", response_model=RepairPage, summary="Applications, oldest first; overdue=true for open ones past due_at")
@@ -92,8 +92,8 @@ async def list_repairs(
     runtime = _runtime(request)
     now = datetime.now(UTC)
     async with runtime.sessionmaker() as session:
-        rows, next_cursor = await service.list_applications(
+        rows, next_cursor = await queries.list_applications(
             session, principal=principal, overdue=overdue, status=status, channel=channel, next_stage=next_stage, cursor=cursor, limit=limit
         )
-        items = [RepairOut(**await service.describe(session, row, settings=runtime.settings, now=now)) for row in rows]
+        items = [RepairOut(**await queries.describe(session, row, settings=runtime.settings, now=now)) for row in rows]
     return RepairPage(items=items, next_cursor=next_cursor)
