@@ -13,6 +13,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -105,14 +106,16 @@ async def upsert_credential(
 
 
 async def issue_credential(
-    session: AsyncSession, *, role: str, principal: str, scopes: list[str], description: str | None = None
+    session: AsyncSession, *, role: str, principal: str, scopes: list[str], description: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, str]:
     """A new token for ``principal`` (returned once, stored hashed). Returns (credential id, token)."""
     token = generate_token(role)
     credential_id = uuid.uuid4()
     await session.execute(
         insert(credentials).values(
-            id=credential_id, role=role, principal=principal, token_sha256=hash_token(token), scopes=scopes, description=description
+            id=credential_id, role=role, principal=principal, token_sha256=hash_token(token), scopes=scopes,
+            description=description, expires_at=expires_at,
         )
     )
     return str(credential_id), token
