@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from jointcredit_common.tables import audit_log, credentials
 from jointcredit_common.testing.credentials import audit_actions, bearer, walk_credential_lifecycle
 
 
-async def test_a_department_token_is_issued_listed_rotated_and_revoked_at_the_registry_paths(ingest):
+@pytest.mark.parametrize(("role", "principal", "other", "use", "scopes"), [
+    ("department", "tax_bureau", "finance_bureau", "/v1/departments/me", ["X4"]),  # its registry entry's codes
+    ("admin", "li.na", "ops_admin", "/v1/admin/departments", ["*"]),
+])
+async def test_a_token_is_issued_listed_rotated_and_revoked_through_the_api(ingest, role, principal, other, use, scopes):
+    base = {"department": "/v1/admin/departments", "admin": "/v1/admin/admins"}[role]
     walked = await walk_credential_lifecycle(
-        ingest.client, ingest.runtime.sessionmaker, role="department",
-        tokens_path="/v1/admin/departments/tax_bureau/tokens", other_tokens_path="/v1/admin/departments/finance_bureau/tokens",
+        ingest.client, ingest.runtime.sessionmaker, role=role,
+        tokens_path=f"{base}/{principal}/tokens", other_tokens_path=f"{base}/{other}/tokens",
         admin=ingest.auth("admin", "ops_admin"), outsider=ingest.auth(),
-        use=lambda headers: ingest.client.get("/v1/departments/me", headers=headers),
+        use=lambda headers: ingest.client.get(use, headers=headers),
     )
-    assert walked["first"]["department"] == "tax_bureau" and walked["first"]["scopes"] == ["X4"]
+    assert walked["first"][role] == principal and walked["first"]["scopes"] == walked["second"]["scopes"] == scopes
     ids = [walked["first"]["id"], walked["second"]["id"]]
     assert await audit_actions(ingest.runtime.sessionmaker, ids) == [
-        ("admin", "ops_admin", "department.token.issue"), ("admin", "ops_admin", "department.token.rotate"),
-        ("admin", "ops_admin", "department.token.revoke"),
+        ("admin", "ops_admin", f"{role}.token.issue"), ("admin", "ops_admin", f"{role}.token.rotate"),
+        ("admin", "ops_admin", f"{role}.token.revoke"),
     ]
 
 
@@ -33,16 +39,6 @@ async def test_a_department_tokens_scopes_follow_its_registry_entry_and_cannot_b
     listing = await ingest.client.get("/v1/admin/departments/nobody/tokens", headers=admin)
     assert (listing.status_code, listing.json()["field"]) == (404, "path.code")
     assert await ingest.counts("credentials", "audit_log") == before
-
-
-async def test_admin_credentials_are_managed_through_the_api(ingest):
-    walked = await walk_credential_lifecycle(
-        ingest.client, ingest.runtime.sessionmaker, role="admin",
-        tokens_path="/v1/admin/admins/li.na/tokens", other_tokens_path="/v1/admin/admins/ops_admin/tokens",
-        admin=ingest.auth("admin", "ops_admin"), outsider=ingest.auth(),
-        use=lambda headers: ingest.client.get("/v1/admin/departments", headers=headers),
-    )
-    assert walked["first"]["scopes"] == ["*"] and walked["first"]["principal"] == "li.na"
 
 
 async def test_a_named_admin_issued_by_the_api_is_the_actor_of_what_they_do(ingest):
