@@ -95,12 +95,14 @@ class TokenStore:
 async def upsert_credential(
     session: AsyncSession, *, role: str, principal: str, token_sha256: str, scopes: list[str], description: str | None = None
 ) -> None:
+    """Import a configured token (bootstrap admin, development demo credentials) at every start. A token revoked
+    through the API stays revoked: the import never sets ``revoked_at`` back (security review H5)."""
     await session.execute(
         pg_insert(credentials)
         .values(id=uuid.uuid4(), role=role, principal=principal, token_sha256=token_sha256, scopes=scopes, description=description)
         .on_conflict_do_update(
             index_elements=[credentials.c.token_sha256],
-            set_={"role": role, "principal": principal, "scopes": scopes, "revoked_at": None},
+            set_={"role": role, "principal": principal, "scopes": scopes},
         )
     )
 

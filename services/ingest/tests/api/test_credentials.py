@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import select
 
@@ -72,3 +74,25 @@ async def test_an_admin_name_must_be_a_login_name(ingest):
     anonymous = await ingest.client.post("/v1/admin/admins/Li Na/tokens")
     assert anonymous.status_code == 401, "who are you comes before what is wrong with the request"
     assert await ingest.counts("credentials", "audit_log") == before
+
+
+async def test_the_bootstrap_admin_hands_over_to_a_named_admin_and_stays_revoked_after_a_restart(ingest_with):
+    bootstrap = "jc_admi_bootstrap-secret-of-this-test"
+    settings = {"admin_bootstrap_token_sha256": hashlib.sha256(bootstrap.encode()).hexdigest()}
+    async with ingest_with(**settings) as ingest:
+        first = await ingest.client.post("/v1/admin/admins/wang.fang/tokens", headers=bearer(bootstrap))
+        assert first.status_code == 201, first.text
+        wang_fang = bearer(first.json()["token"])
+        listed = (await ingest.client.get("/v1/admin/admins/bootstrap-admin/tokens", headers=wang_fang)).json()["items"]
+        assert len(listed) == 1 and listed[0]["description"] == "bootstrap admin from settings"
+        revoked = await ingest.client.post(f"/v1/admin/admins/bootstrap-admin/tokens/{listed[0]['id']}:revoke", headers=wang_fang)
+        assert revoked.status_code == 200, revoked.text
+        assert (await ingest.client.get("/v1/admin/departments", headers=bearer(bootstrap))).status_code == 401
+
+    async with ingest_with(**settings) as ingest:  # a restart imports the configured token again: it stays revoked
+        assert (await ingest.client.get("/v1/admin/departments", headers=bearer(bootstrap))).status_code == 401
+        assert (await ingest.client.get("/v1/admin/departments", headers=wang_fang)).status_code == 200
+        actors = await ingest.rows(select(audit_log.c.actor, audit_log.c.action).where(audit_log.c.target_type == "credential")
+                                   .order_by(audit_log.c.id))
+        assert [tuple(r.values()) for r in actors] == [("bootstrap-admin", "admin.token.issue"),
+                                                       ("wang.fang", "admin.token.revoke")]
