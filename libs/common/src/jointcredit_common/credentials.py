@@ -55,6 +55,59 @@ class CredentialIn(BaseModel):
     )
 
 
+class CredentialOut(BaseModel):
+    """A listed credential: what it is for and when it lapses, never the token (only its SHA-256 is kept)."""
+
+    id: uuid.UUID
+    scopes: list[str]
+    description: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class CredentialPage(BaseModel):
+    role: str
+    principal: str
+    items: list[CredentialOut]
+
+
+class ReplacedCredential(BaseModel):
+    id: uuid.UUID
+    revoked_at: datetime
+
+
+class IssuedCredential(BaseModel):
+    """The token, shown this once. Also carries the principal under the role's name (``"department": code``…)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: uuid.UUID
+    role: str
+    principal: str
+    scopes: list[str]
+    token: str
+    description: str | None
+    expires_at: datetime | None
+    replaces: ReplacedCredential | None = Field(None, description="on rotation: the credential revoked in the same step")
+    note: str
+
+
+class RevokedCredential(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: uuid.UUID
+    role: str
+    principal: str
+    revoked: bool
+    revoked_at: datetime
+
+
+_ISSUED = {"model": IssuedCredential, "description": "The token, shown once",
+           "headers": {"Cache-Control": {"description": "no-store: the token must not be cached",
+                                         "schema": {"type": "string"}}}}
+
+
 def any_name(scopes: Sequence[str]) -> PrincipalCheck:
     """A principal with no registry of its own (admins, reviewers): any well-formed name; new tokens get ``scopes``."""
 
@@ -152,7 +205,7 @@ def credentials_router(
             status_code=201, headers={"Cache-Control": "no-store"},
         )
 
-    @router.get(path, summary=f"A {role}'s credentials (never the tokens themselves)")
+    @router.get(path, response_model=CredentialPage, summary=f"A {role}'s credentials (never the tokens themselves)")
     async def list_credentials(request: Request, principal: PrincipalName, admin: AdminPrincipal) -> dict[str, Any]:
         async with sessionmaker(request)() as session:
             await principal_check(session, principal)
@@ -164,8 +217,7 @@ def credentials_router(
             )).mappings().all()
         return {"role": role, "principal": principal, "items": [_listed(r) for r in rows]}
 
-    @router.post(path, status_code=201, summary=f"Issue a token for a {role} (shown once)",
-                 responses={201: {"description": "The token, shown once; `Cache-Control: no-store`"}})
+    @router.post(path, status_code=201, summary=f"Issue a token for a {role} (shown once)", responses={201: _ISSUED})
     async def issue_token(request: Request, principal: PrincipalName, admin: AdminPrincipal,
                           credential_in: CredentialIn | None = None) -> JSONResponse:
         credential_in = credential_in or CredentialIn()
@@ -181,8 +233,7 @@ def credentials_router(
 
     @router.post(f"{path}/{{credential_id}}:rotate", status_code=201,
                  summary=f"Replace a {role}'s token: a new one (shown once) and the old one revoked, in one step",
-                 responses={201: {"description": "The new token, shown once; `Cache-Control: no-store`"},
-                            409: problem_response(409, "The token was already revoked")})
+                 responses={201: _ISSUED, 409: problem_response(409, "The token was already revoked")})
     async def rotate_token(request: Request, principal: PrincipalName, credential_id: uuid.UUID, admin: AdminPrincipal,
                            credential_in: CredentialIn | None = None) -> JSONResponse:
         credential_in = credential_in or CredentialIn()
@@ -202,7 +253,8 @@ def credentials_router(
         return issued(new_id, principal, scopes, token, description, credential_in.expires_at,
                       replaces={"id": str(credential_id), "revoked_at": revoked_at.isoformat()})
 
-    @router.post(f"{path}/{{credential_id}}:revoke", summary=f"Revoke a {role}'s token (effective within seconds)",
+    @router.post(f"{path}/{{credential_id}}:revoke", response_model=RevokedCredential,
+                 summary=f"Revoke a {role}'s token (effective within seconds)",
                  responses={409: problem_response(409, "The token was already revoked")})
     async def revoke_token(request: Request, principal: PrincipalName, credential_id: uuid.UUID,
                            admin: AdminPrincipal) -> dict[str, Any]:
