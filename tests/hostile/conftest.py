@@ -60,6 +60,7 @@ PATH_PARAMS = {
     "delivery_id": "1",
     "application_id": "00000000-0000-4000-8000-000000000008",
     "day": "2026-03-02",
+    "name": PRINCIPALS["admin"],
 }
 
 _PLATFORM = {
@@ -71,10 +72,21 @@ _PLATFORM = {
     ("POST", "/v1/admin/outbox:replay"): rule("admin", why="ops: re-publishes events"),
 }
 _CREDENTIALED = ("department", "agency", "reviewer", "admin")
+
+
+def _credential_routes(service: str, base: str, **path_params: str) -> dict[tuple[str, str, str], Rule]:
+    """The common credential router under ``base``: list, issue, rotate, revoke — admins only."""
+    why = "credentials (jointcredit_common.credentials)"
+    return {(service, method, path): rule("admin", why=why, **path_params) for method, path in (
+        ("GET", base), ("POST", base), ("POST", base + "/{credential_id}:rotate"), ("POST", base + "/{credential_id}:revoke"))}
+
+
+_ADMIN_CREDENTIALS = {k: r for service in SERVICES for k, r in _credential_routes(service, "/v1/admin/admins/{name}/tokens").items()}
 REPORTER_OR_OFFICE = "the reporting department (others 403 on an existing record) or the credit office"
 
 ACCESS: dict[tuple[str, str, str], Rule | tuple[Rule, ...]] = {
     **{(service, method, path): r for service in SERVICES for (method, path), r in _PLATFORM.items()},
+    **_ADMIN_CREDENTIALS,
     # ingest: departments report; admins run the registry and read everything; commitments are public
     ("ingest", "POST", "/v1/reports"): rule("department", why="only a registered department reports (admins do not)"),
     ("ingest", "POST", "/v1/reports:batch"): rule("department", why="as single reports"),
@@ -89,9 +101,7 @@ ACCESS: dict[tuple[str, str, str], Rule | tuple[Rule, ...]] = {
     ("ingest", "POST", "/v1/admin/departments"): rule("admin", why="registry"),
     ("ingest", "GET", "/v1/admin/departments/{code}"): rule("admin", why="registry"),
     ("ingest", "PATCH", "/v1/admin/departments/{code}"): rule("admin", why="registry"),
-    ("ingest", "GET", "/v1/admin/departments/{code}/tokens"): rule("admin", why="credentials"),
-    ("ingest", "POST", "/v1/admin/departments/{code}/tokens"): rule("admin", why="credentials"),
-    ("ingest", "POST", "/v1/admin/departments/{code}/tokens/{credential_id}:revoke"): rule("admin", why="credentials"),
+    **_credential_routes("ingest", "/v1/admin/departments/{code}/tokens"),
     ("ingest", "GET", "/v1/admin/audit"): rule("admin", why="the audit trail names every actor"),
     # rating: enterprise credit information is public, a citizen's needs a credential; objections by the reporter
     ("rating", "GET", "/v1/catalog"): rule(*PUBLIC, why="the policy in force is public"),
@@ -114,12 +124,11 @@ ACCESS: dict[tuple[str, str, str], Rule | tuple[Rule, ...]] = {
     ("rating", "GET", "/v1/records/{record_id}/objections"): rule("department", "admin", why=REPORTER_OR_OFFICE),
     ("rating", "POST", "/v1/records/{record_id}/objections/{objection_id}:decide"): rule("admin", why="the office decides"),
     ("rating", "GET", "/v1/objections"): rule("admin", why="the credit office's queue"),
+    **_credential_routes("rating", "/v1/admin/departments/{code}/tokens"),
     # sanctions: an agency its own measures only; the agency directory and the event contract are public
     ("sanctions", "GET", "/v1/agencies"): rule(*PUBLIC, why="directory of implementing agencies and channels"),
     ("sanctions", "GET", "/v1/agencies/{agency}"): rule(*PUBLIC, why="directory"),
-    ("sanctions", "GET", "/v1/agencies/{agency}/tokens"): rule("admin", why="credentials"),
-    ("sanctions", "POST", "/v1/agencies/{agency}/tokens"): rule("admin", why="credentials"),
-    ("sanctions", "POST", "/v1/agencies/{agency}/tokens/{credential_id}:revoke"): rule("admin", why="credentials"),
+    **_credential_routes("sanctions", "/v1/agencies/{agency}/tokens"),
     ("sanctions", "GET", "/v1/agencies/{agency}/measures"): (
         rule("agency", "admin", why="the agency's own feed"),
         rule("admin", why="another agency's feed is not the caller's", agency=OTHER_AGENCY),
@@ -156,6 +165,8 @@ ACCESS: dict[tuple[str, str, str], Rule | tuple[Rule, ...]] = {
     ("repair", "GET", "/v1/calendar/coverage"): rule(*PUBLIC, why="which years the calendar covers, and how"),
     ("repair", "PUT", "/v1/calendar/overrides/{day}"): rule("admin", why="changes deadlines"),
     ("repair", "DELETE", "/v1/calendar/overrides/{day}"): rule("admin", why="changes deadlines"),
+    **_credential_routes("repair", "/v1/admin/departments/{code}/tokens"),
+    **_credential_routes("repair", "/v1/admin/reviewers/{name}/tokens", name=PRINCIPALS["reviewer"]),
 }
 
 

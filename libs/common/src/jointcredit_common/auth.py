@@ -13,6 +13,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,25 +95,29 @@ class TokenStore:
 async def upsert_credential(
     session: AsyncSession, *, role: str, principal: str, token_sha256: str, scopes: list[str], description: str | None = None
 ) -> None:
+    """Import a configured token (bootstrap admin, development demo credentials) at every start. A token revoked
+    through the API stays revoked: the import never sets ``revoked_at`` back (security review H5)."""
     await session.execute(
         pg_insert(credentials)
         .values(id=uuid.uuid4(), role=role, principal=principal, token_sha256=token_sha256, scopes=scopes, description=description)
         .on_conflict_do_update(
             index_elements=[credentials.c.token_sha256],
-            set_={"role": role, "principal": principal, "scopes": scopes, "revoked_at": None},
+            set_={"role": role, "principal": principal, "scopes": scopes},
         )
     )
 
 
 async def issue_credential(
-    session: AsyncSession, *, role: str, principal: str, scopes: list[str], description: str | None = None
+    session: AsyncSession, *, role: str, principal: str, scopes: list[str], description: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, str]:
     """A new token for ``principal`` (returned once, stored hashed). Returns (credential id, token)."""
     token = generate_token(role)
     credential_id = uuid.uuid4()
     await session.execute(
         insert(credentials).values(
-            id=credential_id, role=role, principal=principal, token_sha256=hash_token(token), scopes=scopes, description=description
+            id=credential_id, role=role, principal=principal, token_sha256=hash_token(token), scopes=scopes,
+            description=description, expires_at=expires_at,
         )
     )
     return str(credential_id), token

@@ -10,8 +10,10 @@ from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service
 from ingest_service.audit.views import router as audit_router
 from ingest_service.commitments.views import router as commitments_router
 from ingest_service.departments.service import seed_demo_departments
+from ingest_service.departments.views import admins_router
 from ingest_service.departments.views import router as departments_router
 from ingest_service.departments.views import self_router as my_department_router
+from ingest_service.departments.views import tokens_router as department_tokens_router
 from ingest_service.events.handlers import handlers
 from ingest_service.reports.service import purge_expired_idempotency_keys
 from jointcredit_common.periodic import every
@@ -35,7 +37,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
             body_limits={"/v1/reports:batch": settings.max_batch_body_bytes},
-            routers=[reports_router, commitments_router, my_department_router, departments_router, audit_router],
+            routers=[reports_router, commitments_router, my_department_router, departments_router,
+                     department_tokens_router, admins_router, audit_router],
             consumers=[ConsumerSpec(name="ingest-status", topics=["ratings"], handlers=handlers)],
             topics=["reports", "commitments"],
             on_startup=[seed_demo_departments, install_writer],
@@ -45,6 +48,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 {"name": "reports", "description": "Incident reports (single, batch), status, withdrawal"},
                 {"name": "commitments", "description": "承诺书: filing (departments) and public listing"},
                 {"name": "departments", "description": "Admin: member departments, their behaviour codes and tokens"},
+                {"name": "credentials", "description": "Admin: named admins and their tokens"},
                 {"name": "audit", "description": "Admin: audit-trail export"},
             ],
         )

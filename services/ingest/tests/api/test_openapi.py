@@ -18,7 +18,9 @@ async def test_openapi_lists_every_endpoint_and_resolves(ingest):
     spec = response.json()
     for path in ("/v1/reports", "/v1/reports:batch", "/v1/reports/{report_id}/withdraw", "/v1/commitments",
                  "/v1/public/commitments", "/v1/admin/departments", "/v1/admin/departments/{code}/tokens",
-                 "/v1/admin/departments/{code}/tokens/{credential_id}:revoke", "/v1/admin/audit"):
+                 "/v1/admin/departments/{code}/tokens/{credential_id}:revoke",
+                 "/v1/admin/departments/{code}/tokens/{credential_id}:rotate", "/v1/admin/admins/{name}/tokens",
+                 "/v1/admin/admins/{name}/tokens/{credential_id}:revoke", "/v1/admin/audit"):
         assert path in spec["paths"], path
     schemas = spec["components"]["schemas"]
     for ref in _refs(spec):

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 import jointcredit_common.events.schemas_rating  # noqa: F401 - registers rating's own event types
 from jointcredit_common.calendar.overrides import calendar_consumer, calendar_overrides_mirror
 from jointcredit_common.catalog import load_catalog
+from jointcredit_common.credentials import admin_credentials_router, department_credentials_router
 from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
 from rating_service.events.handlers import handlers
 from rating_service.lists.views import router as lists_router
@@ -30,7 +31,8 @@ def create_app(settings: RatingSettings | None = None) -> FastAPI:
             description="The Dalian notice as a catalog; classification, credit records, lists and credit reports.",
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
-            routers=[catalog_router, subjects_router, reports_router, lists_router, objections_router],
+            routers=[catalog_router, subjects_router, reports_router, lists_router, objections_router,
+                     department_credentials_router(), admin_credentials_router()],
             consumers=[ConsumerSpec(name="rating-classifier", topics=["reports", "repairs"], handlers=handlers),
                        calendar_consumer("rating")],
             calendar_overrides=calendar_overrides_mirror,

@@ -9,8 +9,10 @@ from fastapi import FastAPI
 import jointcredit_common.events.schemas_sanctions  # noqa: F401 - registers sanctions' event types
 from jointcredit_common.calendar.overrides import calendar_consumer, calendar_overrides_mirror
 from jointcredit_common.catalog import load_catalog
+from jointcredit_common.credentials import admin_credentials_router
 from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
 from sanctions_service.agencies.views import router as agencies_router
+from sanctions_service.agencies.views import tokens_router as agency_tokens_router
 from sanctions_service.asyncapi import router as asyncapi_router
 from sanctions_service.events.handlers import handlers
 from sanctions_service.measures.views import router as measures_router
@@ -33,7 +35,8 @@ def create_app(settings: SanctionsSettings | None = None) -> FastAPI:
             description="Joint rewards and punishments dispatched to the agencies that apply them (发起-响应-反馈).",
             version="1.0.0",
             migrations=Path(__file__).parent / "migrations",
-            routers=[agencies_router, measures_router, webhooks_router, asyncapi_router],
+            routers=[agencies_router, agency_tokens_router, measures_router, webhooks_router, asyncapi_router,
+                     admin_credentials_router()],
             consumers=[ConsumerSpec(name="sanctions-dispatch", topics=["ratings"], handlers=handlers),
                        calendar_consumer("sanctions")],
             calendar_overrides=calendar_overrides_mirror,
@@ -44,6 +47,7 @@ def create_app(settings: SanctionsSettings | None = None) -> FastAPI:
                 {"name": "measures", "description": "Pull feed, measures, feedback and statistics"},
                 {"name": "webhooks", "description": "Signed webhooks: subscriptions, delivery log, re-drive"},
                 {"name": "events", "description": "AsyncAPI document of the event contract"},
+                {"name": "credentials", "description": "Admin: named admins and their tokens"},
             ],
         )
     )

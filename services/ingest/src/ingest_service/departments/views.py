@@ -1,8 +1,7 @@
-"""Admin API of the department registry and department credentials (tokens returned once, stored hashed)."""
+"""Admin API of the department registry; department and admin credentials through the common credential router."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from jointcredit_common.auth import AdminPrincipal, issue_credential, record_audit, revoke_credentials
+from jointcredit_common.auth import AdminPrincipal, record_audit
+from jointcredit_common.credentials import admin_credentials_router, credentials_router
 from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
 from jointcredit_common.openapi import problem_response
-from jointcredit_common.tables import credentials
 from ingest_service.departments.service import ReportingDepartment, check_behaviors, department_out
 from ingest_service.http import JsonWriteRoute
 from ingest_service.reports.models import departments
@@ -38,11 +37,6 @@ class DepartmentPatch(_In):
     name_zh: str | None = Field(None, min_length=1, max_length=200)
     behaviors: list[str] | None = Field(None, max_length=200)
     disabled: bool | None = Field(None, description="true: every token of the department stops working for reports")
-
-
-class TokenIn(_In):
-    description: str | None = Field(None, max_length=500)
-    expires_at: datetime | None = Field(None, description="optional expiry (with time zone)")
 
 
 def _runtime(request: Request):  # noqa: ANN202
@@ -133,77 +127,17 @@ async def patch_department(request: Request, code: str, body: DepartmentPatch, a
     return department_out(row)
 
 
-@router.get("/{code}/tokens", summary="A department's credentials (never the tokens themselves)")
-async def list_tokens(request: Request, code: str, admin: AdminPrincipal) -> dict[str, Any]:
-    async with _runtime(request).sessionmaker() as session:
-        await _department(session, code)
-        rows = (
-            await session.execute(
-                select(credentials.c.id, credentials.c.description, credentials.c.created_at, credentials.c.expires_at,
-                       credentials.c.revoked_at)
-                .where(credentials.c.role == "department", credentials.c.principal == code)
-                .order_by(credentials.c.created_at)
-            )
-        ).mappings().all()
-    return {"items": [{**r, "id": str(r["id"])} for r in rows]}
+# Department tokens: the common credential router, at the paths departments' integrators already use. A new token's
+# scopes are the department's behaviour codes at issue time; the registry stays the effective scope (reports/service).
+async def _department_scopes(session, code: str) -> list[str]:  # noqa: ANN001
+    return list((await _department(session, code))["behaviors"])
 
 
-@router.post("/{code}/tokens", status_code=201,
-             summary="Issue a new token for a department (shown once; rotate = issue a new one, then revoke the old)")
-async def issue_token(request: Request, code: str, admin: AdminPrincipal, body: TokenIn | None = None) -> JSONResponse:
-    body = body or TokenIn()
-    if body.expires_at is not None:
-        if body.expires_at.tzinfo is None:
-            raise ValidationFailed("expires_at needs a time zone", field="body.expires_at")
-        if body.expires_at <= datetime.now(UTC):
-            raise ValidationFailed("expires_at is in the past", field="body.expires_at")
-    async with _runtime(request).sessionmaker() as session, session.begin():
-        department = await _department(session, code)
-        credential_id, token = await issue_credential(
-            session, role="department", principal=code, scopes=list(department["behaviors"]),
-            description=body.description or f"issued by {admin.principal}",
-        )
-        if body.expires_at is not None:
-            await session.execute(
-                update(credentials).where(credentials.c.id == uuid.UUID(credential_id)).values(expires_at=body.expires_at)
-            )
-        await record_audit(session, principal=admin, action="department.token.issue", target_type="credential",
-                           target_id=credential_id, detail={"department": code, "description": body.description,
-                                                            "expires_at": body.expires_at.isoformat() if body.expires_at else None},
-                           request=request)
-    return JSONResponse(
-        {"id": credential_id, "department": code, "role": "department", "token": token,
-         "expires_at": body.expires_at.isoformat() if body.expires_at else None,
-         "note": "store this token now; it is kept only as a SHA-256 hash and cannot be shown again"},
-        status_code=201, headers={"Cache-Control": "no-store"},
-    )
-
-
-@router.post("/{code}/tokens/{credential_id}:revoke", summary="Revoke one of a department's tokens (effective within seconds)",
-             responses={409: problem_response(409, "The token was already revoked")})
-async def revoke_token(request: Request, code: str, credential_id: str, admin: AdminPrincipal) -> dict[str, Any]:
-    try:
-        cid = uuid.UUID(credential_id)
-    except ValueError:
-        raise NotFound(f"no token {credential_id} for department {code}", field="path.credential_id") from None
-    async with _runtime(request).sessionmaker() as session, session.begin():
-        await _department(session, code)
-        row = (
-            await session.execute(
-                select(credentials.c.revoked_at).where(
-                    credentials.c.id == cid, credentials.c.role == "department", credentials.c.principal == code
-                ).with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"no token {credential_id} for department {code}", field="path.credential_id")
-        if row.revoked_at is not None:
-            raise Conflict(f"token {credential_id} was already revoked at {row.revoked_at.isoformat()}", field="path.credential_id")
-        await revoke_credentials(session, role="department", principal=code, credential_id=str(cid))
-        await record_audit(session, principal=admin, action="department.token.revoke", target_type="credential",
-                           target_id=str(cid), detail={"department": code}, request=request)
-    _forget(request)
-    return {"id": str(cid), "department": code, "revoked": True}
+tokens_router = credentials_router(
+    role="department", path="/v1/admin/departments/{code}/tokens", principal_param="code",
+    principal_check=_department_scopes, tags=["departments"], route_class=JsonWriteRoute,
+)
+admins_router = admin_credentials_router(route_class=JsonWriteRoute)
 
 
 def _json(value: Any) -> Any:

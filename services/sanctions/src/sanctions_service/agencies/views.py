@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, update
+from fastapi import APIRouter
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from jointcredit_common.auth import AdminPrincipal, issue_credential, record_audit, revoke_credentials
 from jointcredit_common.catalog import load_catalog
-from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
-from jointcredit_common.openapi import problem_response
-from jointcredit_common.tables import credentials
+from jointcredit_common.credentials import credentials_router
 from sanctions_service.deps import RuntimeDep, known_agency
 from sanctions_service.measures.models import webhook_subscriptions
 
@@ -71,66 +65,9 @@ async def get_agency(runtime: RuntimeDep, agency: str) -> dict[str, Any]:
 # An agency token's scope is its own agency code: it reads and acts on that agency's measures only (DESIGN §4).
 
 
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    description: str | None = Field(None, max_length=500)
-    expires_at: AwareDatetime | None = None
+async def _agency_scopes(session: AsyncSession, agency: str) -> list[str]:
+    return [known_agency(agency)]
 
 
-@router.get("/v1/agencies/{agency}/tokens", summary="An agency's credentials (never the tokens themselves)")
-async def list_tokens(runtime: RuntimeDep, agency: str, admin: AdminPrincipal) -> dict[str, Any]:
-    known_agency(agency)
-    async with runtime.sessionmaker() as session:
-        rows = (await session.execute(
-            select(credentials.c.id, credentials.c.description, credentials.c.created_at, credentials.c.expires_at,
-                   credentials.c.revoked_at)
-            .where(credentials.c.role == "agency", credentials.c.principal == agency).order_by(credentials.c.created_at)
-        )).mappings().all()
-    return {"items": [{k: (str(v) if isinstance(v, uuid.UUID) else v.isoformat() if isinstance(v, datetime) else v)
-                       for k, v in r.items()} for r in rows]}
-
-
-@router.post("/v1/agencies/{agency}/tokens", status_code=201,
-             summary="Issue a token for an agency (shown once; rotate = issue a new one, then revoke the old)")
-async def issue_token(request: Request, runtime: RuntimeDep, agency: str, admin: AdminPrincipal,
-                      token_in: TokenIn | None = None) -> JSONResponse:
-    known_agency(agency)
-    token_in = token_in or TokenIn()
-    if token_in.expires_at is not None and token_in.expires_at <= datetime.now(UTC):
-        raise ValidationFailed("expires_at is in the past", field="body.expires_at")
-    async with runtime.sessionmaker() as session, session.begin():
-        credential_id, token = await issue_credential(session, role="agency", principal=agency, scopes=[agency],
-                                                      description=token_in.description or f"issued by {admin.principal}")
-        if token_in.expires_at is not None:
-            await session.execute(update(credentials).where(credentials.c.id == uuid.UUID(credential_id))
-                                  .values(expires_at=token_in.expires_at))
-        await record_audit(session, principal=admin, action="agency.token.issue", target_type="credential",
-                           target_id=credential_id, detail={"agency": agency, "description": token_in.description},
-                           request=request)
-    return JSONResponse({"id": credential_id, "agency": agency, "role": "agency", "scopes": [agency], "token": token,
-                         "expires_at": token_in.expires_at.isoformat() if token_in.expires_at else None,
-                         "note": "store this token now; it is kept only as a SHA-256 hash and cannot be shown again"},
-                        status_code=201, headers={"Cache-Control": "no-store"})
-
-
-@router.post("/v1/agencies/{agency}/tokens/{credential_id}:revoke", summary="Revoke an agency token (effective within seconds)",
-             responses={409: problem_response(409, "the token was already revoked")})
-async def revoke_token(request: Request, runtime: RuntimeDep, agency: str, credential_id: str, admin: AdminPrincipal) -> dict[str, Any]:
-    known_agency(agency)
-    try:
-        cid = uuid.UUID(credential_id)
-    except ValueError:
-        raise NotFound(f"no token {credential_id} for agency {agency}", field="path.credential_id") from None
-    async with runtime.sessionmaker() as session, session.begin():
-        row = (await session.execute(select(credentials.c.revoked_at).where(
-            credentials.c.id == cid, credentials.c.role == "agency", credentials.c.principal == agency).with_for_update())).first()
-        if row is None:
-            raise NotFound(f"no token {credential_id} for agency {agency}", field="path.credential_id")
-        if row.revoked_at is not None:
-            raise Conflict(f"token {credential_id} was already revoked", field="path.credential_id")
-        await revoke_credentials(session, role="agency", principal=agency, credential_id=str(cid))
-        await record_audit(session, principal=admin, action="agency.token.revoke", target_type="credential",
-                           target_id=str(cid), detail={"agency": agency}, request=request)
-    runtime.tokens.forget()
-    return {"id": str(cid), "agency": agency, "revoked": True}
+tokens_router = credentials_router(role="agency", path="/v1/agencies/{agency}/tokens", principal_param="agency",
+                                   principal_check=_agency_scopes, tags=["agencies"])
