@@ -733,7 +733,7 @@ def main_queries(pools: Pools, today: date, rng: random.Random) -> dict[str, Any
     from jointcredit_common.paging import decode_cursor
     from rating_service.records.models import classifications, credit_records, subjects
     from rating_service.records.views import SUBJECT_RECORD_COLUMNS
-    from rating_service.reports.service import REPORT_RECORD_COLUMNS
+    from rating_service.credit_reports.service import REPORT_RECORD_COLUMNS
 
     hasher = PiiHasher.from_settings(Keys().hash_key)
     _, number, _ = subject_identity(rng.randrange(pools.subjects))

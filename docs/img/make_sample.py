@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from rating_service.reports import CreditReport, render_credit_report_pdf
-from rating_service.reports.model import (
+from rating_service.credit_reports import CreditReport, render_credit_report_pdf
+from rating_service.credit_reports.schemas import (
     Evidence,
     ListMembership,
     MeasureInForce,

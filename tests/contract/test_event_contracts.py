@@ -41,7 +41,7 @@ from jointcredit_common.events.schemas_repair import (
 )
 from jointcredit_common.events.schemas_sanctions import MeasureFeedbackRecorded, MeasureResumed, MeasureSuspended
 from jointcredit_common.pii import PiiCipher, PiiHasher, mask_name
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, DEV_PII_KEY_ID
 from jointcredit_common.testing.factories import resident_id, uscc
 from rating_service.classification import EvidenceFacts, ReportFacts, classify

@@ -33,7 +33,7 @@ from jointcredit_common.devstack import (
     start_services,
 )
 from jointcredit_common.devstack.credentials import ensure_dev_credentials
-from jointcredit_common.service import DEFAULT_PARTITIONS, ensure_topics
+from jointcredit_common.app import DEFAULT_PARTITIONS, ensure_topics
 from jointcredit_common.testing.plugin import token_of
 
 SESSION_TIMEOUT_MS = 4000

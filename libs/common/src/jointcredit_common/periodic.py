@@ -18,7 +18,7 @@ from prometheus_client import Counter
 from jointcredit_common.logging import get_logger
 
 if TYPE_CHECKING:
-    from jointcredit_common.service import ServiceRuntime
+    from jointcredit_common.app import ServiceRuntime
 
 log = get_logger(__name__)
 

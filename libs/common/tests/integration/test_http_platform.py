@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from jointcredit_common.auth import Principal, require_role, revoke_credentials
-from jointcredit_common.service import ServiceSpec, create_service_app
+from jointcredit_common.app import ServiceSpec, create_service_app
 from jointcredit_common.settings import ServiceSettings
 from jointcredit_common.testing.plugin import token_of
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from jointcredit_common.app import ConsumerSpec, ServiceSpec, create_service_app
 from ingest_service.audit.views import router as audit_router
 from ingest_service.commitments.views import router as commitments_router
 from ingest_service.departments.service import seed_demo_departments

@@ -10,14 +10,14 @@ import jointcredit_common.events.schemas_rating  # noqa: F401 - registers rating
 from jointcredit_common.calendar.overrides import calendar_consumer, calendar_overrides_mirror
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.credentials import admin_credentials_router, department_credentials_router
-from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from jointcredit_common.app import ConsumerSpec, ServiceSpec, create_service_app
 from rating_service.events.handlers import handlers
 from rating_service.lists.views import router as lists_router
 from rating_service.objections.views import router as objections_router
 from rating_service.records.expiry import expire_records_loop
 from rating_service.records.views import catalog_router
 from rating_service.records.views import router as subjects_router
-from rating_service.reports.views import router as reports_router
+from rating_service.credit_reports.views import router as reports_router
 from rating_service.settings import RatingSettings
 
 

@@ -18,8 +18,8 @@ import pypdfium2 as pdfium
 import pytest
 from fontTools.cffLib import CFFFontSet
 from PIL import Image, ImageChops
-from rating_service.reports import CreditReport, render_credit_report_pdf
-from rating_service.reports.model import (
+from rating_service.credit_reports import CreditReport, render_credit_report_pdf
+from rating_service.credit_reports.schemas import (
     Evidence,
     ListMembership,
     MeasureInForce,
@@ -27,7 +27,7 @@ from rating_service.reports.model import (
     ReportRecord,
     ReportSubject,
 )
-from rating_service.reports.pdf import cjk_font_path, wrap_zh
+from rating_service.credit_reports.pdf import cjk_font_path, wrap_zh
 
 BEIJING = timezone(timedelta(hours=8))
 SCALE = 2.0  # 144 dpi

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 import jointcredit_common.events.schemas_repair  # noqa: F401 - registers the repair event types
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.credentials import admin_credentials_router, department_credentials_router
-from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from jointcredit_common.app import ConsumerSpec, ServiceSpec, create_service_app
 from repair_service.calendar.models import calendar_overrides
 from repair_service.calendar.service import announce_overrides, recompute_provisional_deadlines
 from repair_service.calendar.views import router as calendar_router

@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from jointcredit_common.auth import issue_credential
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import RecordRepaired, RecordWithdrawn, SubjectListed, SubjectRef
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from jointcredit_common.testing.plugin import token_of
 from repair_service.main import create_app
 from repair_service.repairs.models import listed_records

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from jointcredit_common.auth import Principal, require_role
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import Forbidden, NotFound
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 
 AgencyOrAdmin = Annotated[Principal, require_role("agency")]  # require_role lets admins through too
 

@@ -10,7 +10,7 @@ import jointcredit_common.events.schemas_sanctions  # noqa: F401 - registers san
 from jointcredit_common.calendar.overrides import calendar_consumer, calendar_overrides_mirror
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.credentials import admin_credentials_router
-from jointcredit_common.service import ConsumerSpec, ServiceSpec, create_service_app
+from jointcredit_common.app import ConsumerSpec, ServiceSpec, create_service_app
 from sanctions_service.agencies.views import router as agencies_router
 from sanctions_service.agencies.views import tokens_router as agency_tokens_router
 from sanctions_service.asyncapi import router as asyncapi_router

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.periodic import every
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from sanctions_service.measures.models import measures, webhook_deliveries, webhook_subscriptions
 
 FEEDBACK_OVERDUE = Gauge(

@@ -29,7 +29,7 @@ from jointcredit_common.events.schemas_repair import CALENDAR_TOPIC, CalendarOve
 
 if TYPE_CHECKING:
     from jointcredit_common.events.envelope import CloudEvent
-    from jointcredit_common.service import ConsumerSpec, ServiceRuntime
+    from jointcredit_common.app import ConsumerSpec, ServiceRuntime
 
 mirror_metadata = MetaData()
 
@@ -98,7 +98,7 @@ class CalendarSource:
 
 def calendar_consumer(service_name: str) -> ConsumerSpec:
     """The consumer that keeps a service's override mirror in step with repair's table."""
-    from jointcredit_common.service import ConsumerSpec
+    from jointcredit_common.app import ConsumerSpec
 
     def handlers(runtime: ServiceRuntime) -> dict[str, Any]:
         async def on_override_changed(session: AsyncSession, event: CloudEvent) -> None:

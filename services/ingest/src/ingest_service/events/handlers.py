@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jointcredit_common.events.consumer import Handler
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import ReportClassified
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from ingest_service.reports.service import apply_classification
 
 

@@ -17,7 +17,7 @@ from jointcredit_common.catalog import load_catalog
 from jointcredit_common.clock import today_in_china
 from jointcredit_common.errors import UnsupportedMediaType
 from jointcredit_common.openapi import problem_response
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=JsonWriteRoute)
 ReaderPrincipal = Annotated[Principal, require_role("department", "admin")]

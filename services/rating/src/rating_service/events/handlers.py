@@ -10,7 +10,7 @@ from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import ReportReceived, ReportWithdrawn
 from jointcredit_common.events.schemas_repair import RepairDecided
 from jointcredit_common.logging import get_logger
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from rating_service.records.service import apply_repair_decision, classify_report, withdraw_report
 
 log = get_logger(__name__)

@@ -24,7 +24,7 @@ from jointcredit_common.domain import ListName, SubjectType
 from jointcredit_common.paging import decode_cursor, encode_cursor
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.pii import InvalidIdentifier, PiiHasher
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from jointcredit_common.subjects import subject_key_of as key_of
 from rating_service.records.models import credit_records, subjects
 from rating_service.records.service import LIVE, today_in_china

@@ -15,7 +15,7 @@ from jointcredit_common.auth import AdminPrincipal, Principal, require_role
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound
 from jointcredit_common.openapi import problem_response
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from rating_service.objections.service import decide_objection, file_objection, may_file, objection_view
 from rating_service.records.models import credit_records, objections
 from rating_service.records.service import today_in_china

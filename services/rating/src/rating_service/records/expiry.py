@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from jointcredit_common.logging import get_logger
 from jointcredit_common.periodic import every
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from rating_service import metrics
 from rating_service.records.service import expire_due_records, today_in_china
 

@@ -11,7 +11,7 @@ from jointcredit_common.auth import Principal
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound, Unauthorized, ValidationFailed
 from jointcredit_common.pii import InvalidIdentifier
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from jointcredit_common.subjects import subject_key_of
 from rating_service.records.models import classifications, credit_records, subjects
 

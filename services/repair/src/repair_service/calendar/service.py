@@ -20,7 +20,7 @@ from jointcredit_common.errors import NotFound
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas_repair import CalendarOverrideChanged, RepairDeadlinesRecomputed
 from jointcredit_common.logging import get_logger
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from repair_service.calendar.models import calendar_overrides
 from repair_service.calendar.schemas import OverrideIn
 from repair_service.repairs.models import repair_applications, sla_timers

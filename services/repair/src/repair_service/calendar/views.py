@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from jointcredit_common.auth import AdminPrincipal
 from jointcredit_common.calendar import SHANGHAI, CalendarNotCovered, not_covered_problem
 from jointcredit_common.calendar.coverage import coverage
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from repair_service.calendar import service
 from repair_service.calendar.schemas import OverrideIn
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from jointcredit_common.events.consumer import Handler
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import RecordEnded, RecordExpired, RecordRepaired, RecordWithdrawn, SubjectListed
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from repair_service.repairs.models import listed_records, repair_application_records, repair_applications
 
 _END_STATES: dict[type[RecordEnded], str] = {RecordRepaired: "repaired", RecordWithdrawn: "withdrawn", RecordExpired: "expired"}

@@ -65,7 +65,7 @@ async def list_applications(
     return rows[:limit], next_cursor
 
 
-async def describe(session: AsyncSession, app: dict[str, Any], *, settings: RepairSettings, now: datetime) -> dict[str, Any]:
+async def application_view(session: AsyncSession, app: dict[str, Any], *, settings: RepairSettings, now: datetime) -> dict[str, Any]:
     """The API view: records with their state, steps, decision and the cascade's progress.
 
     Read from repair's own tables only. The decision event counts as published once it is committed to the outbox in

@@ -21,7 +21,7 @@ from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.events.schemas_repair import RepairSlaBreached
 from jointcredit_common.logging import get_logger
 from jointcredit_common.periodic import periodic
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from repair_service.repairs.models import repair_applications, sla_timers
 from repair_service.repairs.service import OPEN_STATUSES
 

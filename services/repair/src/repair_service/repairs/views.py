@@ -12,7 +12,7 @@ from jointcredit_common.catalog import load_catalog
 from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.errors import NotFound
 from jointcredit_common.openapi import problem_response
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from repair_service.calendar.service import count_provisional
 from repair_service.repairs import queries, service
 from repair_service.repairs.schemas import RepairAcceptedOut, RepairIn, RepairOut, RepairPage, ReviewIn
@@ -67,7 +67,7 @@ async def post_review(request: Request, application_id: str, body: ReviewIn, pri
                                    outbox=runtime.outbox, now=now)
     async with runtime.sessionmaker() as session:
         app = await queries.get_application(session, app_id, principal)
-        return RepairOut(**await queries.describe(session, app, settings=runtime.settings, now=now))
+        return RepairOut(**await queries.application_view(session, app, settings=runtime.settings, now=now))
 
 
 @router.get("/{application_id}", response_model=RepairOut, summary="An application with its steps and the cascade's progress")
@@ -75,7 +75,7 @@ async def get_repair(request: Request, application_id: str, principal: ReaderPri
     runtime = _runtime(request)
     async with runtime.sessionmaker() as session:
         app = await queries.get_application(session, _uuid(application_id), principal)
-        return RepairOut(**await queries.describe(session, app, settings=runtime.settings, now=datetime.now(UTC)))
+        return RepairOut(**await queries.application_view(session, app, settings=runtime.settings, now=datetime.now(UTC)))
 
 
 @router.get("", response_model=RepairPage, summary="Applications, oldest first; overdue=true for open ones past due_at")
@@ -95,5 +95,5 @@ async def list_repairs(
         rows, next_cursor = await queries.list_applications(
             session, principal=principal, overdue=overdue, status=status, channel=channel, next_stage=next_stage, cursor=cursor, limit=limit
         )
-        items = [RepairOut(**await queries.describe(session, row, settings=runtime.settings, now=now)) for row in rows]
+        items = [RepairOut(**await queries.application_view(session, row, settings=runtime.settings, now=now)) for row in rows]
     return RepairPage(items=items, next_cursor=next_cursor)

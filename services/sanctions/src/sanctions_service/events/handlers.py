@@ -10,7 +10,7 @@ from jointcredit_common.events.consumer import Handler
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import RecordEnded, RecordExpired, RecordRepaired, RecordWithdrawn, SubjectListed
 from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, RecordIncentivesSuspended
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from sanctions_service.measures.service import (
     DispatchPolicy, issue_measures, lift_measures, restore_incentives, suspend_incentives,
 )

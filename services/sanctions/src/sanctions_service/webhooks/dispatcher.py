@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.logging import get_logger
 from jointcredit_common.periodic import periodic
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from sanctions_service.measures.models import measure_events, webhook_attempts, webhook_deliveries, webhook_subscriptions
 from sanctions_service.metrics import WEBHOOK_ATTEMPTS
 from sanctions_service.webhooks.targets import refused_target

@@ -20,13 +20,13 @@ from jointcredit_common.domain import SubjectType
 from jointcredit_common.auth import record_audit
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import NotFound
-from jointcredit_common.service import ServiceRuntime
+from jointcredit_common.app import ServiceRuntime
 from rating_service.records.models import credit_reports
 from rating_service.records.service import today_in_china
 from rating_service.records.views import Bearer, _subject_key, requester
-from rating_service.reports.model import CreditReport
-from rating_service.reports.pdf import render_credit_report_pdf
-from rating_service.reports.service import build_credit_report, register_report
+from rating_service.credit_reports.schemas import CreditReport
+from rating_service.credit_reports.pdf import render_credit_report_pdf
+from rating_service.credit_reports.service import build_credit_report, register_report
 
 router = APIRouter(tags=["credit reports"])
 

@@ -18,7 +18,7 @@ from jointcredit_common.catalog import Catalog
 from jointcredit_common.errors import NotFound
 from rating_service.records.models import credit_records, credit_reports, subjects
 from rating_service.records.service import LIVE_STATES
-from rating_service.reports.model import (
+from rating_service.credit_reports.schemas import (
     CreditReport,
     Evidence,
     ListMembership,
@@ -28,7 +28,7 @@ from rating_service.reports.model import (
     ReportSubject,
     catalog_wording,
 )
-from rating_service.reports.pdf import BEIJING
+from rating_service.credit_reports.pdf import BEIJING
 
 UNNAMED_ZH = "（未登记名称）"
 # What the report prints of each record; not the pre-listing notice (kilobytes of TOASTed JSON each).

@@ -27,7 +27,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, TextMode, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 
-from rating_service.reports.model import (
+from rating_service.credit_reports.schemas import (
     LIST_KEYS,
     CreditReport,
     ListKey,
