@@ -119,8 +119,14 @@ def _field_path(loc: tuple | list) -> str:
 
 
 def validation_problem(exc: RequestValidationError) -> Problem:
+    details = exc.errors()
+    if details and all(err.get("type", "").startswith("uuid_") and tuple(err.get("loc", ()))[:1] == ("path",) for err in details):
+        # One rule for every service's ids in paths (typed uuid.UUID): an id that is not a UUID names nothing — 404,
+        # the same answer as a well-formed id of nothing, so a malformed one tells a caller no more.
+        first = details[0]
+        return NotFound(f"nothing has the id {first.get('input')!r}", field=_field_path(first.get("loc", ())))
     errors = []
-    for err in exc.errors():
+    for err in details:
         if err.get("type") == "json_invalid":
             return MalformedBody(f"the body is not valid JSON: {err.get('ctx', {}).get('error', err.get('msg'))}", field="body")
         errors.append({"field": _field_path(err.get("loc", ())), "message": err.get("msg"), "type": err.get("type")})

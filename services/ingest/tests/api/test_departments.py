@@ -110,7 +110,7 @@ async def test_bad_admin_requests_change_nothing(ingest):
         ("post", f"/v1/admin/departments/{NEW['code']}/tokens", {"expires_at": "2020-01-01T00:00:00+08:00"}, admin, 422,
          "body.expires_at"),
         ("post", f"/v1/admin/departments/{NEW['code']}/tokens", {}, ingest.auth(), 403, "header.Authorization"),
-        ("post", f"/v1/admin/departments/{NEW['code']}/tokens/not-a-uuid:revoke", None, admin, 422, "path.credential_id"),
+        ("post", f"/v1/admin/departments/{NEW['code']}/tokens/not-a-uuid:revoke", None, admin, 404, "path.credential_id"),
         ("post", f"/v1/admin/departments/{NEW['code']}/tokens/6d1f0e43-1b7c-4a1e-9d0c-000000000000:revoke", None, admin, 404,
          "path.credential_id"),
     ]

@@ -59,7 +59,7 @@ async def test_objection_disputes_at_once_then_rejection_restores_and_upholding_
         missing = await client.post("/v1/records/00000000-0000-0000-0000-000000000000/objections",
                                     json={"grounds": "有误"}, headers=admin)
         assert missing.status_code == 404
-        assert (await client.post("/v1/records/not-a-uuid/objections", json={"grounds": "有误"}, headers=admin)).status_code == 422
+        assert (await client.post("/v1/records/not-a-uuid/objections", json={"grounds": "有误"}, headers=admin)).status_code == 404
         assert await outbox_count(runtime) == before
         assert (await kit.wait_record(runtime, event.data["report_id"]))["state"] == "active"
 

@@ -172,11 +172,8 @@ async def list_commitments(
 
 
 @router.get("/v1/public/commitments/{commitment_id}", response_model=CommitmentOut, summary="One commitment (public)")
-async def get_commitment(request: Request, commitment_id: str) -> dict[str, Any]:
-    try:
-        cid = uuid.UUID(commitment_id)
-    except ValueError:
-        raise NotFound(f"no commitment {commitment_id}", field="path.commitment_id") from None
+async def get_commitment(request: Request, commitment_id: uuid.UUID) -> dict[str, Any]:
+    cid = commitment_id
     async with request.app.state.runtime.sessionmaker() as session:
         row = (
             await session.execute(

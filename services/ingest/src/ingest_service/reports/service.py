@@ -153,11 +153,8 @@ def to_out(row: Any, *, viewer: Principal, cipher: PiiCipher) -> ReportOut:
     )
 
 
-async def get_report(session: AsyncSession, report_id: str, *, viewer: Principal) -> Any:
-    try:
-        rid = uuid.UUID(report_id)
-    except ValueError as exc:
-        raise NotFound(f"no report {report_id}", field="path.report_id") from exc
+async def get_report(session: AsyncSession, report_id: uuid.UUID, *, viewer: Principal) -> Any:
+    rid = report_id
     row = (await session.execute(select(reports).where(reports.c.id == rid))).mappings().first()
     # Another department's report is "not found" rather than "forbidden": its existence is not theirs to know.
     if row is None or (viewer.role == "department" and row["department"] != viewer.principal):
@@ -266,13 +263,10 @@ _APPLY_CLASSIFICATION = (
 
 
 async def withdraw_report(
-    session: AsyncSession, report_id: str, *, principal: Principal, reason: str, outbox: Outbox
+    session: AsyncSession, report_id: uuid.UUID, *, principal: Principal, reason: str, outbox: Outbox
 ) -> Any:
     """The owning department withdraws its report (e.g. the penalty was revoked on appeal); downstream undoes it."""
-    try:
-        rid = uuid.UUID(report_id)
-    except ValueError as exc:
-        raise NotFound(f"no report {report_id}", field="path.report_id") from exc
+    rid = report_id
     row = (await session.execute(select(reports).where(reports.c.id == rid).with_for_update())).mappings().first()
     if row is None or row["department"] != principal.principal:
         raise NotFound(f"no report {report_id}", field="path.report_id")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -135,7 +137,7 @@ async def post_batch(request: Request, principal: ReportingDepartment, idempoten
 @router.post("/{report_id}/withdraw", response_model=ReportOut,
              summary="Withdraw a report (e.g. the penalty was revoked on appeal); everything built on it is undone",
              responses={409: problem_response(409, "The report was already withdrawn")})
-async def withdraw_report(request: Request, report_id: str, body: WithdrawIn, principal: ReportingDepartment) -> ReportOut:
+async def withdraw_report(request: Request, report_id: uuid.UUID, body: WithdrawIn, principal: ReportingDepartment) -> ReportOut:
     runtime = _runtime(request)
     async with runtime.sessionmaker() as session, session.begin():
         row = await service.withdraw_report(session, report_id, principal=principal, reason=body.reason, outbox=runtime.outbox)
@@ -146,7 +148,7 @@ async def withdraw_report(request: Request, report_id: str, body: WithdrawIn, pr
 
 
 @router.get("/{report_id}", response_model=ReportOut, summary="A report's status and, once classified, its outcome")
-async def get_report(request: Request, report_id: str, principal: ReaderPrincipal) -> ReportOut:
+async def get_report(request: Request, report_id: uuid.UUID, principal: ReaderPrincipal) -> ReportOut:
     runtime = _runtime(request)
     async with runtime.sessionmaker() as session:
         row = await service.get_report(session, report_id, viewer=principal)

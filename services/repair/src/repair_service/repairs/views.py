@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from jointcredit_common.auth import Principal, require_role
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.clock import CHINA_TZ as SHANGHAI
-from jointcredit_common.errors import NotFound
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.app import ServiceRuntime
 from repair_service.calendar.service import count_provisional
@@ -25,13 +24,6 @@ ReaderPrincipal = Annotated[Principal, require_role("department", "reviewer")]
 
 def _runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
-
-
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise NotFound(f"no repair application {value}", field="path.application_id") from None
 
 
 @router.post(
@@ -58,9 +50,9 @@ async def post_repair(request: Request, body: RepairIn, principal: ApplicantPrin
 
 @router.post("/{application_id}/reviews", summary="Decide one review stage (初审 initial → 复核 re_review → 终审 final)",
              responses={409: problem_response(409, "Not the next stage, or the application is already decided")})
-async def post_review(request: Request, application_id: str, body: ReviewIn, principal: ReviewerPrincipal) -> RepairOut:
+async def post_review(request: Request, application_id: uuid.UUID, body: ReviewIn, principal: ReviewerPrincipal) -> RepairOut:
     runtime = _runtime(request)
-    app_id = _uuid(application_id)
+    app_id = application_id
     now = datetime.now(UTC)
     async with runtime.sessionmaker() as session, session.begin():
         await service.decide_stage(session, application_id=app_id, body=body, principal=principal, catalog=load_catalog(),
@@ -71,10 +63,10 @@ async def post_review(request: Request, application_id: str, body: ReviewIn, pri
 
 
 @router.get("/{application_id}", response_model=RepairOut, summary="An application with its steps and the cascade's progress")
-async def get_repair(request: Request, application_id: str, principal: ReaderPrincipal) -> RepairOut:
+async def get_repair(request: Request, application_id: uuid.UUID, principal: ReaderPrincipal) -> RepairOut:
     runtime = _runtime(request)
     async with runtime.sessionmaker() as session:
-        app = await queries.get_application(session, _uuid(application_id), principal)
+        app = await queries.get_application(session, application_id, principal)
         return RepairOut(**await queries.application_view(session, app, settings=runtime.settings, now=datetime.now(UTC)))
 
 

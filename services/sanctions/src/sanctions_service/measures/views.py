@@ -117,21 +117,17 @@ async def list_measures(
     return {"items": [measure_view(r) for r in rows], "next": rows[-1]["seq"] if rows else after}
 
 
-async def _load_measure(runtime: RuntimeDep, measure_id: str, principal: Any) -> Any:
-    try:
-        key = uuid.UUID(measure_id)
-    except ValueError:
-        raise NotFound(f"no measure {measure_id!r}", field="path.measure_id") from None
+async def _load_measure(runtime: RuntimeDep, measure_id: uuid.UUID, principal: Any) -> Any:
     async with runtime.sessionmaker() as session:
-        row = (await session.execute(select_measures().where(measures.c.id == key))).mappings().first()
+        row = (await session.execute(select_measures().where(measures.c.id == measure_id))).mappings().first()
     if row is None or row["state"] not in VISIBLE_STATES:
-        raise NotFound(f"no measure {measure_id!r}", field="path.measure_id")
+        raise NotFound(f"no measure {measure_id}", field="path.measure_id")
     ensure_agency_access(principal, row["agency"], field="path.measure_id")
     return row
 
 
 @router.get("/v1/measures/{measure_id}", summary="One measure with its feedback history")
-async def get_measure(runtime: RuntimeDep, measure_id: str, principal: AgencyOrAdmin) -> dict[str, Any]:
+async def get_measure(runtime: RuntimeDep, measure_id: uuid.UUID, principal: AgencyOrAdmin) -> dict[str, Any]:
     row = await _load_measure(runtime, measure_id, principal)
     async with runtime.sessionmaker() as session:
         history = (await session.execute(
@@ -160,7 +156,7 @@ def _feedback_view(row: Any) -> dict[str, Any]:
              responses={200: {"description": "the same report was already recorded (a retry); nothing new stored"},
                         409: problem_response(409, "the measure changed meanwhile; retry")})
 async def post_feedback(
-    request: Request, runtime: RuntimeDep, measure_id: str, feedback_in: FeedbackIn, principal: ImplementingAgency
+    request: Request, runtime: RuntimeDep, measure_id: uuid.UUID, feedback_in: FeedbackIn, principal: ImplementingAgency
 ) -> Any:
     row = await _load_measure(runtime, measure_id, principal)
     now = datetime.now(UTC)

@@ -96,21 +96,17 @@ async def list_subscriptions(runtime: RuntimeDep, agency: str, principal: Agency
     return {"items": [_subscription_view(r) for r in rows]}
 
 
-async def _subscription(runtime: RuntimeDep, subscription_id: str, principal: Any) -> Any:
-    try:
-        key = uuid.UUID(subscription_id)
-    except ValueError:
-        raise NotFound(f"no webhook subscription {subscription_id!r}", field="path.subscription_id") from None
+async def _subscription(runtime: RuntimeDep, subscription_id: uuid.UUID, principal: Any) -> Any:
     async with runtime.sessionmaker() as session:
-        row = (await session.execute(select(webhook_subscriptions).where(webhook_subscriptions.c.id == key))).mappings().first()
+        row = (await session.execute(select(webhook_subscriptions).where(webhook_subscriptions.c.id == subscription_id))).mappings().first()
     if row is None:
-        raise NotFound(f"no webhook subscription {subscription_id!r}", field="path.subscription_id")
+        raise NotFound(f"no webhook subscription {subscription_id}", field="path.subscription_id")
     ensure_agency_access(principal, row["agency"], field="path.subscription_id")
     return row
 
 
 @router.delete("/v1/webhooks/{subscription_id}", summary="Remove a webhook; its pending deliveries are cancelled")
-async def delete_subscription(request: Request, runtime: RuntimeDep, subscription_id: str, principal: AgencyOrAdmin) -> dict[str, Any]:
+async def delete_subscription(request: Request, runtime: RuntimeDep, subscription_id: uuid.UUID, principal: AgencyOrAdmin) -> dict[str, Any]:
     row = await _subscription(runtime, subscription_id, principal)
     now = datetime.now(UTC)
     async with runtime.sessionmaker() as session, session.begin():
@@ -126,7 +122,7 @@ async def delete_subscription(request: Request, runtime: RuntimeDep, subscriptio
 
 @router.get("/v1/webhooks/{subscription_id}/deliveries", summary="Delivery log of a webhook")
 async def list_deliveries(
-    runtime: RuntimeDep, subscription_id: str, principal: AgencyOrAdmin,
+    runtime: RuntimeDep, subscription_id: uuid.UUID, principal: AgencyOrAdmin,
     state: Literal["pending", "delivered", "dead", "cancelled"] | None = None,
     after: int = Query(0, ge=0, le=MAX_BIGINT, description="cursor: the `next` of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
@@ -145,7 +141,7 @@ async def list_deliveries(
 
 @router.get("/v1/webhooks/{subscription_id}/deliveries/{delivery_id}", summary="One delivery with every attempt")
 async def get_delivery(
-    runtime: RuntimeDep, subscription_id: str, delivery_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)], principal: AgencyOrAdmin,
+    runtime: RuntimeDep, subscription_id: uuid.UUID, delivery_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)], principal: AgencyOrAdmin,
 ) -> dict[str, Any]:
     row = await _subscription(runtime, subscription_id, principal)
     async with runtime.sessionmaker() as session:
@@ -161,7 +157,7 @@ async def get_delivery(
 @router.post("/v1/webhooks/{subscription_id}/deliveries:redrive",
              summary="Re-queue dead-lettered deliveries (in their original order) for a fresh retry window")
 async def redrive(
-    request: Request, runtime: RuntimeDep, subscription_id: str, principal: AgencyOrAdmin, redrive_in: RedriveIn | None = None
+    request: Request, runtime: RuntimeDep, subscription_id: uuid.UUID, principal: AgencyOrAdmin, redrive_in: RedriveIn | None = None
 ) -> dict[str, Any]:
     row = await _subscription(runtime, subscription_id, principal)
     if row["deleted_at"] is not None:
