@@ -90,6 +90,13 @@ class ServiceRuntime:
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
 
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: a state change, the events announcing it (outbox) and its audit rows commit together on a
+        clean exit, or none of them does (DESIGN §3, nothing lost, nothing doubled)."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
 
 async def _wait_for_database(engine: AsyncEngine, timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
@@ -149,7 +156,7 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int =
 
 async def _import_credentials(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         if settings.admin_bootstrap_token_sha256:
             await upsert_credential(
                 session, role="admin", principal="bootstrap-admin", token_sha256=settings.admin_bootstrap_token_sha256.lower(),
@@ -232,7 +239,7 @@ def _platform_router() -> APIRouter:
         if consumer is None:
             raise NotFound(f"no dead letter {dead_letter_id} for a consumer of this service", field="path.dead_letter_id")
         result = await consumer.redrive(dead_letter_id)
-        async with runtime.sessionmaker() as session, session.begin():
+        async with runtime.unit_of_work() as session:
             await record_audit(session, principal=admin, action="dead_letter.redrive", target_type="dead_letter",
                                target_id=str(dead_letter_id), detail={"result": result}, request=request)
         return {"id": dead_letter_id, "result": result}
@@ -243,7 +250,7 @@ def _platform_router() -> APIRouter:
     ) -> dict[str, Any]:
         runtime: ServiceRuntime = request.app.state.runtime
         count = await replay(runtime.engine, since=since, until=until, topic=topic)
-        async with runtime.sessionmaker() as session, session.begin():
+        async with runtime.unit_of_work() as session:
             await record_audit(session, principal=admin, action="outbox.replay", target_type="outbox",
                                detail={"since": since.isoformat(), "until": until.isoformat() if until else None,
                                        "topic": topic, "rows": count}, request=request)

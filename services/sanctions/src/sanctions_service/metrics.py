@@ -68,7 +68,7 @@ _PURGE_SQL = text(
 
 async def purge_webhook_log(runtime: ServiceRuntime) -> None:
     """Finished deliveries and their attempts grow forever otherwise (STYLE: purge on a schedule)."""
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await session.execute(_PURGE_SQL, {"seconds": runtime.settings.webhook_log_retention_days * 86400})
 
 

@@ -60,7 +60,7 @@ async def export_audit(
     end = _aware(to) if to is not None else datetime.now(UTC)
     if end <= start:
         raise ValidationFailed("`to` must be after `from`", field="query.to")
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await record_audit(session, principal=admin, action="audit.export", target_type="audit_log",
                            detail={"from": start.isoformat(), "to": end.isoformat(), "format": format, "action": action},
                            request=request)
@@ -69,7 +69,7 @@ async def export_audit(
         if format == "csv":
             yield "\ufeff".encode()  # BOM: spreadsheet software then reads the Chinese text as UTF-8
             yield _csv_line(COLUMNS)
-        async with runtime.sessionmaker() as session, session.begin():
+        async with runtime.unit_of_work() as session:
             last: tuple[datetime, int] | None = None
             while True:
                 query = (select(audit_log).where(audit_log.c.at >= start, audit_log.c.at < end)

@@ -100,7 +100,7 @@ async def file_commitment(request: Request, body: CommitmentIn, principal: Repor
         "content_sha256": content_sha256,
         "filed_at": datetime.now(UTC),
     }
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         stored = (
             await session.execute(
                 pg_insert(commitments).values(row)

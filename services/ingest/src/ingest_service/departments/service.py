@@ -116,7 +116,7 @@ async def seed_demo_departments(runtime: Any) -> None:
     entries = [e for e in load_credentials_file(path) if e["role"] == "department"]
     if not entries:
         return
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         for entry in entries:
             await session.execute(
                 pg_insert(departments)

@@ -76,7 +76,7 @@ async def list_departments(request: Request, admin: AdminPrincipal) -> dict[str,
              responses={409: problem_response(409, "A department with this code exists")})
 async def create_department(request: Request, body: DepartmentIn, admin: AdminPrincipal) -> JSONResponse:
     behaviors = check_behaviors(body.behaviors)
-    async with _runtime(request).sessionmaker() as session, session.begin():
+    async with _runtime(request).unit_of_work() as session:
         created = (
             await session.execute(
                 pg_insert(departments)
@@ -111,7 +111,7 @@ async def patch_department(request: Request, code: str, body: DepartmentPatch, a
         changes["disabled_at"] = datetime.now(UTC) if body.disabled else None
     if not changes:
         raise ValidationFailed("nothing to change", field="body")
-    async with _runtime(request).sessionmaker() as session, session.begin():
+    async with _runtime(request).unit_of_work() as session:
         before = await _department(session, code, lock=True)
         if body.disabled and before["disabled_at"] is not None:
             changes["disabled_at"] = before["disabled_at"]

@@ -108,7 +108,7 @@ def validate_item(raw: Any, index: int, *, principal: Principal, catalog: Catalo
 async def reserve_key(runtime: Any, *, department: str, key: str, fingerprint: str) -> tuple[int, Any] | None:
     """Reserve an Idempotency-Key for a batch. Returns a finished response to replay, or None to (re)run the batch."""
     now = datetime.now(UTC)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await session.execute(
             delete(idempotency_keys).where(idempotency_keys.c.department == department, idempotency_keys.c.key == key,
                                            idempotency_keys.c.expires_at <= now)
@@ -135,7 +135,7 @@ async def reserve_key(runtime: Any, *, department: str, key: str, fingerprint: s
 
 
 async def finish_key(runtime: Any, *, department: str, key: str, status_code: int, response: Any) -> None:
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await session.execute(
             update(idempotency_keys)
             .where(idempotency_keys.c.department == department, idempotency_keys.c.key == key)
@@ -167,7 +167,7 @@ async def store_batch(
             for index, report_in, subject_id in chunk
         ]
         try:
-            async with runtime.sessionmaker() as session, session.begin():
+            async with runtime.unit_of_work() as session:
                 # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row INSERTs from one cached statement
                 inserted = set(
                     (await session.execute(

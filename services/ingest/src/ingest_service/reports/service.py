@@ -294,5 +294,5 @@ async def withdraw_report(
 
 async def purge_expired_idempotency_keys(runtime: Any) -> None:
     """One housekeeping pass: expired Idempotency-Key records are deleted (they are already ignored once expired)."""
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await session.execute(delete(idempotency_keys).where(idempotency_keys.c.expires_at <= datetime.now(UTC)))

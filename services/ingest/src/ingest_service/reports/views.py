@@ -57,7 +57,7 @@ async def post_report(
     fingerprint = service.request_fingerprint(await request.body(), path=request.url.path)
     for _ in range(2):
         try:
-            async with runtime.sessionmaker() as session, session.begin():
+            async with runtime.unit_of_work() as session:
                 if idempotency_key:
                     replayed = await service.replay_idempotent(session, department=principal.principal, key=idempotency_key, fingerprint=fingerprint)
                     if replayed is not None:
@@ -139,7 +139,7 @@ async def post_batch(request: Request, principal: ReportingDepartment, idempoten
              responses={409: problem_response(409, "The report was already withdrawn")})
 async def withdraw_report(request: Request, report_id: uuid.UUID, body: WithdrawIn, principal: ReportingDepartment) -> ReportOut:
     runtime = _runtime(request)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         row = await service.withdraw_report(session, report_id, principal=principal, reason=body.reason, outbox=runtime.outbox)
         await record_audit(session, principal=principal, action="report.withdraw", target_type="report",
                            target_id=str(row["id"]), detail={"reason": body.reason, "subject_key": row["subject_key"]},

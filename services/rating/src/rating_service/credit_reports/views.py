@@ -36,7 +36,7 @@ async def _issue(request: Request, subject_type: str, subject_id: str, creds: HT
     runtime: ServiceRuntime = request.app.state.runtime
     key = _subject_key(runtime, subject_type, subject_id)
     principal = await requester(request, subject_type, creds)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         report, record_ids = await build_credit_report(
             session, subject_key=key, catalog=load_catalog(), today=today_in_china(), now=datetime.now(UTC))
         digest = await register_report(session, report, subject_key=key, fmt=fmt)

@@ -50,7 +50,7 @@ def _working_days(runtime: ServiceRuntime) -> int:
              responses={409: problem_response(409, "An objection is already pending, or the record has ended")})
 async def post_objection(request: Request, record_id: uuid.UUID, objection_in: ObjectionIn, principal: FilerPrincipal) -> dict[str, Any]:
     runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         return await file_objection(
             session, record_id=record_id, principal=principal, grounds=objection_in.grounds,
             materials=objection_in.materials, working_days=_working_days(runtime), calendar=await runtime.calendar.get(),
@@ -65,7 +65,7 @@ async def post_objection_decision(
     request: Request, record_id: uuid.UUID, objection_id: uuid.UUID, decision_in: ObjectionDecisionIn, admin: AdminPrincipal,
 ) -> dict[str, Any]:
     runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         return await decide_objection(
             session, record_id=record_id, objection_id=objection_id, principal=admin, decision=decision_in.decision,
             reason=decision_in.reason, outbox=runtime.outbox, request=request,

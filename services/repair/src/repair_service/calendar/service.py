@@ -80,7 +80,7 @@ async def announce_overrides(runtime: ServiceRuntime) -> int:
     Topics keep events for a retention window only; a service whose mirror is new (a rebuilt database, a new
     service) still learns every override this way, and a mirror that already holds them ignores nothing it needs
     (the same ``changed_at`` rewrites the same values)."""
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         rows = (await session.execute(select(calendar_overrides).order_by(calendar_overrides.c.day))).all()
         for row in rows:
             await runtime.outbox.add(session, _changed(row), key=_key(row.day))
@@ -96,7 +96,7 @@ async def recompute_provisional_deadlines(
     Decided applications keep the deadline they were decided against."""
     calendar = calendar or await runtime.calendar.get()
     changed: list[dict[str, str]] = []
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         rows = (
             await session.execute(
                 select(repair_applications.c.id, repair_applications.c.accepted_at, repair_applications.c.working_days,

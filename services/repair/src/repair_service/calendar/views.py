@@ -72,7 +72,7 @@ async def list_overrides(request: Request) -> dict[str, Any]:
             "Deadlines already computed do not move.")
 async def put_override(request: Request, day: date, body: OverrideIn, admin: AdminPrincipal) -> dict[str, Any]:
     runtime = _runtime(request)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         runtime.calendar.invalidate_after_commit(session)
         return await service.set_override(session, day=day, override_in=body, admin=admin, outbox=runtime.outbox,
                                           now=datetime.now(UTC), request=request)
@@ -81,7 +81,7 @@ async def put_override(request: Request, day: date, body: OverrideIn, admin: Adm
 @router.delete("/overrides/{day}", status_code=204, summary="Remove a city override (admin)")
 async def delete_override(request: Request, day: date, admin: AdminPrincipal) -> None:
     runtime = _runtime(request)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         runtime.calendar.invalidate_after_commit(session)
         await service.clear_override(session, day=day, admin=admin, outbox=runtime.outbox, now=datetime.now(UTC),
                                      request=request)

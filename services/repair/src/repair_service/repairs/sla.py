@@ -41,7 +41,7 @@ REPLICA = f"{socket.gethostname()}:{os.getpid()}"
 async def fire_due_timers(runtime: ServiceRuntime, *, limit: int | None = None, replica: str = REPLICA) -> list[str]:
     """One pass: claim, mark and announce due timers in one transaction. Returns the application ids fired."""
     limit = limit or runtime.settings.sla_batch_size
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         claimed = (
             await session.execute(
                 select(sla_timers.c.id, sla_timers.c.application_id, sla_timers.c.due_at)

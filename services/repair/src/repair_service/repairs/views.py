@@ -34,7 +34,7 @@ def _runtime(request: Request) -> ServiceRuntime:
 )
 async def post_repair(request: Request, body: RepairIn, principal: ApplicantPrincipal) -> JSONResponse:
     runtime = _runtime(request)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         accepted = await service.accept_application(
             session, body=body, principal=principal, settings=runtime.settings, catalog=load_catalog(),
             hasher=runtime.hasher, outbox=runtime.outbox, calendar=await runtime.calendar.get(), now=datetime.now(UTC),
@@ -54,7 +54,7 @@ async def post_review(request: Request, application_id: uuid.UUID, body: ReviewI
     runtime = _runtime(request)
     app_id = application_id
     now = datetime.now(UTC)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await service.decide_stage(session, application_id=app_id, body=body, principal=principal, catalog=load_catalog(),
                                    outbox=runtime.outbox, now=now)
     async with runtime.sessionmaker() as session:

@@ -179,7 +179,7 @@ class _AlreadyRecorded(Exception):
 async def _record_feedback(request: Request, runtime: Any, row: Any, feedback_in: FeedbackIn, principal: Any,
                            now: datetime) -> dict[str, Any]:
     feedback_id = uuid.uuid4()
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         updated = await session.execute(
             update(measures).where(measures.c.id == row["id"], measures.c.state.in_(VISIBLE_STATES))
             # the latest result counts; timeliness counts from the first answer

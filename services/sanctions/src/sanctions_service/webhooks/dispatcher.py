@@ -107,7 +107,7 @@ async def hold_back_after_dead(session: AsyncSession) -> None:
 async def claim(runtime: ServiceRuntime) -> tuple[uuid.UUID, list[Any]]:
     settings = runtime.settings
     lease = uuid.uuid4()
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await hold_back_after_dead(session)
         ids = [r[0] for r in (await session.execute(
             _CLAIM_SQL, {"batch": settings.webhook_batch_size, "lease": lease, "lease_seconds": settings.webhook_lease_seconds}
@@ -165,7 +165,7 @@ async def attempt(runtime: ServiceRuntime, client: httpx.AsyncClient, row: Any, 
     ok = error is None
     WEBHOOK_ATTEMPTS.labels(settings.service_name, row["agency"], "delivered" if ok else "failed").inc()
     now = datetime.now(UTC)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await session.execute(insert(webhook_attempts).values(
             delivery_id=row["id"], attempt=number, at=started_at, duration_ms=duration_ms, status_code=status, error=error))
         mine = (webhook_deliveries.c.id == row["id"]) & (webhook_deliveries.c.lease_token == lease)

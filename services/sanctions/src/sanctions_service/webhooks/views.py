@@ -67,7 +67,7 @@ async def create_subscription(
     if generated:
         secret = secrets.token_urlsafe(32)
     subscription_id = uuid.uuid4()
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         row = (await session.execute(
             insert(webhook_subscriptions).values(
                 id=subscription_id, agency=agency, url=str(subscription_in.url),
@@ -109,7 +109,7 @@ async def _subscription(runtime: RuntimeDep, subscription_id: uuid.UUID, princip
 async def delete_subscription(request: Request, runtime: RuntimeDep, subscription_id: uuid.UUID, principal: AgencyOrAdmin) -> dict[str, Any]:
     row = await _subscription(runtime, subscription_id, principal)
     now = datetime.now(UTC)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         await session.execute(update(webhook_subscriptions).where(
             webhook_subscriptions.c.id == row["id"], webhook_subscriptions.c.deleted_at.is_(None)).values(deleted_at=now))
         cancelled = (await session.execute(update(webhook_deliveries).where(
@@ -165,7 +165,7 @@ async def redrive(
     condition = (webhook_deliveries.c.subscription_id == row["id"]) & (webhook_deliveries.c.state == "dead")
     if redrive_in and redrive_in.delivery_ids is not None:
         condition &= webhook_deliveries.c.id.in_(redrive_in.delivery_ids)
-    async with runtime.sessionmaker() as session, session.begin():
+    async with runtime.unit_of_work() as session:
         requeued = (await session.execute(update(webhook_deliveries).where(condition).values(
             state="pending", next_attempt_at=func.now(), window_started_at=func.now(), dead_at=None, lease_token=None,
         ))).rowcount
