@@ -37,6 +37,7 @@ from jointcredit_common.events.relay import OutboxRelay, replay
 from jointcredit_common.logging import configure_logging, get_logger
 from jointcredit_common.middleware import PlatformMiddleware, RateLimitMiddleware
 from jointcredit_common.openapi import install_problem_openapi
+from jointcredit_common.periodic import every
 from jointcredit_common.pii import PiiCipher, PiiHasher
 from jointcredit_common.settings import ServiceSettings
 from jointcredit_common.tables import MAX_BIGINT, dead_letters
@@ -259,14 +260,14 @@ def _platform_router() -> APIRouter:
     return router
 
 
-async def _refresh_dead_letter_gauge(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(Exception):
-            async with runtime.sessionmaker() as session:
-                count = (await session.execute(select(func.count()).select_from(dead_letters).where(dead_letters.c.redriven_at.is_(None)))).scalar_one()
-            metrics.DEAD_LETTERS_OPEN.labels(runtime.settings.service_name).set(count)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 15.0)
+async def _count_dead_letters(runtime: ServiceRuntime) -> None:
+    async with runtime.sessionmaker() as session:
+        count = (await session.execute(
+            select(func.count()).select_from(dead_letters).where(dead_letters.c.redriven_at.is_(None)))).scalar_one()
+    metrics.DEAD_LETTERS_OPEN.labels(runtime.settings.service_name).set(count)
+
+
+_refresh_dead_letter_gauge = every(lambda _runtime: 15.0, _count_dead_letters, name="dead_letter_gauge")
 
 
 def create_service_app(spec: ServiceSpec) -> FastAPI:
