@@ -152,3 +152,24 @@ async def test_401_answers_cost_the_address_like_anonymous_requests(jc_app, manu
         answers = [await client.get("/v1/reports", headers=bearer("jc_dept_" + secrets.token_urlsafe(32))) for _ in range(5)]
         assert [a.status_code for a in answers] == [401, 401, 401, 429, 429]
         assert (await client.get("/v1/public/commitments")).status_code == 429  # the same address, now anonymous
+
+
+async def test_made_up_tokens_on_a_public_route_pay_the_address_like_anonymous_requests(jc_app, jc_credentials, manual_clock):
+    """Security review H3: a public route answers 200 whatever token comes with it, so a fresh made-up token per
+    request (or one fixed one) used to buy a bucket of its own — 5,000 of 5,000 admitted. It pays the address now."""
+    from rating_service.main import create_app
+    from rating_service.settings import RatingSettings
+
+    admin = bearer(token_of(jc_credentials[1], "admin"))
+    async with jc_app("rating", create_app, RatingSettings, anonymous_rate_limit_per_second=0.2,
+                      anonymous_rate_limit_burst=4) as (_, client):
+        fresh = [await client.get("/v1/public/lists/red", headers=bearer("jc_x_" + secrets.token_urlsafe(32))) for _ in range(6)]
+        assert [r.status_code for r in fresh] == [200] * 4 + [429] * 2
+        fixed = bearer("jc_x_" + secrets.token_urlsafe(32))
+        assert (await client.get("/v1/public/lists/red", headers=fixed)).status_code == 429
+        assert (await client.get("/v1/public/lists/red")).status_code == 429
+        # a real credential proves itself on an authenticated route and then keeps its own limit, also on public routes
+        manual_clock.now += 5  # one token back in the address's bucket for the first, unproven request
+        assert (await client.get("/v1/admin/dead-letters", headers=admin)).status_code == 200  # verified: refunded
+        assert (await client.get("/v1/public/lists/red")).status_code == 200  # so the address still has that token
+        assert [(await client.get("/v1/public/lists/red", headers=admin)).status_code for _ in range(6)] == [200] * 6

@@ -193,6 +193,11 @@ class TokenBuckets:
             return 0.0
         return (1.0 - tokens) / self.rate
 
+    def refund(self, key: str, now: float) -> None:
+        """Give back a token taken for a request that turned out to be entitled to another bucket."""
+        if key in self._buckets:
+            self._buckets[key] = (min(self.burst, self._tokens(key, now) + 1.0), now)
+
     def wait(self, key: str, now: float) -> float:
         """Like :meth:`take`, without taking: 0.0 if a token is there."""
         tokens = self._tokens(key, now)
@@ -215,10 +220,12 @@ def _bearer_token(scope: Scope) -> str | None:
 class RateLimitMiddleware:
     """Per-credential and per-address request limits; over a limit → 429 problem with ``Retry-After``.
 
-    Keyed without any database lookup: a request with a bearer token by the token's SHA-256 (the credential
-    limit), one without by the client address (the anonymous limit). A 401 — an unknown, revoked or made-up
-    token — also costs the address a token of its anonymous bucket, and a token this replica has not yet seen
-    succeed is refused while its address's bucket is empty, so cycling random tokens gains nothing.
+    Keyed without any database lookup: a request without a bearer token, or with one this replica has not yet seen
+    authenticate, pays from its client address's bucket (the anonymous limit); a token that authenticated here pays
+    from its own bucket (the credential limit). "Authenticated" means the route's auth dependency verified it
+    (``request.state.principal``), not merely that the answer was not a 401: a public route answers 200 whatever
+    token comes with it, so a made-up token must not buy a bucket of its own there (security review H3). When a
+    request proves its credential, the address's token is given back.
     Limits hold per replica: a cluster admits replicas × the limit; the global limit belongs to the gateway.
     """
 
@@ -236,12 +243,11 @@ class RateLimitMiddleware:
         self._authenticated: dict[str, None] = {}  # token digests that got an answer other than 401 here
 
     def _check(self, digest: str | None, address: str, now: float) -> tuple[float, str, TokenBuckets | None]:
-        if digest is None:
-            return (self.addresses.take(address, now) if self.addresses else 0.0), "anonymous", self.addresses
-        if self.principals and (wait := self.principals.take(digest, now)):
+        proven = digest is not None and digest in self._authenticated
+        if not proven and self.addresses and (wait := self.addresses.take(address, now)):
+            return wait, ("anonymous" if digest is None else "unproven_credential"), self.addresses
+        if digest is not None and self.principals and (wait := self.principals.take(digest, now)):
             return wait, "credential", self.principals
-        if self.addresses and digest not in self._authenticated and (wait := self.addresses.wait(address, now)):
-            return wait, "unproven_credential", self.addresses
         return 0.0, "credential", None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -268,14 +274,13 @@ class RateLimitMiddleware:
             return
 
         async def watch_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                if message["status"] == 401:
-                    if self.addresses:
-                        self.addresses.take(address, clock())
-                else:
-                    if len(self._authenticated) >= 10_000:
-                        self._authenticated.clear()
-                    self._authenticated[digest] = None
+            if message["type"] == "http.response.start" and (scope.get("state") or {}).get("principal") is not None:
+                # the auth dependency verified this token: from now on it pays from its own bucket
+                if len(self._authenticated) >= 10_000:
+                    self._authenticated.clear()
+                self._authenticated[digest] = None
+                if self.addresses:
+                    self.addresses.refund(address, clock())
             await send(message)
 
         await self.app(scope, receive, watch_status)
