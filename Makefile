@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PACKAGES := libs/common services/ingest services/rating services/sanctions services/repair
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-e2e test-crash test-faults bench bench-scale venv clean
+.PHONY: run test lint test-e2e test-crash test-faults bench bench-scale venv clean
 
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -20,9 +20,15 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m jointcredit_common.devstack run
 
-## make test: the whole suite against real PostgreSQL and a real Kafka-protocol broker
+## make test: the whole suite against real PostgreSQL and a real Kafka-protocol broker, except the fault suite
+## (make test-faults: it restarts its own servers under load and takes minutes on its own)
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not faults"
+
+## make lint: ruff over the code (rules in pyproject.toml) and mypy on the platform library
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy libs/common/src
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e

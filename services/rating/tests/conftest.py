@@ -7,16 +7,12 @@ produced with a plain aiokafka producer (``CloudEvent.to_kafka()``), subjects bu
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.testing.factories import resident_id  # noqa: F401 - used by the tests
@@ -73,7 +69,7 @@ def repair_event(record_ids: list[str], decision: str = "approved", *, type_name
                       data={"record_ids": record_ids, "decision": decision, **extra})
 
 
-async def wait_record(runtime: Any, report_id: str, *, state: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+async def wait_record(runtime: Any, report_id: str, *, state: str | None = None, timeout: float = 25.0) -> dict[str, Any]:
     """The credit record built from ``report_id`` (optionally once it reached ``state``)."""
     from sqlalchemy import select
 
@@ -88,7 +84,7 @@ async def wait_record(runtime: Any, report_id: str, *, state: str | None = None,
     return await eventually(check, timeout=timeout)
 
 
-async def wait_classified(runtime: Any, report_ids: list[str], *, timeout: float = 90.0) -> None:
+async def wait_classified(runtime: Any, report_ids: list[str], *, timeout: float = 30.0) -> None:
     from sqlalchemy import func, select
 
     from rating_service.records.models import classifications

@@ -128,7 +128,7 @@ async def test_metrics_show_open_due_today_and_overdue(repair):
         text_ = (await repair.client.get("/metrics")).text
         values = {}
         for name in ("open", "due_today", "overdue"):
-            line = next(l for l in text_.splitlines() if l.startswith(f'jc_repair_applications_{name}{{channel="green"}}'))
+            line = next(ln for ln in text_.splitlines() if ln.startswith(f'jc_repair_applications_{name}{{channel="green"}}'))
             values[name] = float(line.split()[-1])
         return values
 

@@ -3,14 +3,10 @@ polling the real database. Not used by the service itself."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
 from jointcredit_common.catalog import load_catalog
@@ -82,7 +78,7 @@ async def processed_count(runtime: Any) -> int:
         return (await session.execute(select(func.count()).select_from(inbox).where(inbox.c.consumer == CONSUMER))).scalar_one()
 
 
-async def wait_processed(runtime: Any, count: int, timeout: float = 60.0) -> None:
+async def wait_processed(runtime: Any, count: int, timeout: float = 25.0) -> None:
     async def done() -> bool:
         return await processed_count(runtime) >= count
 
