@@ -36,6 +36,7 @@ CASES = [
 ]
 
 
+@pytest.mark.consumers
 @pytest.mark.parametrize(("name", "accepted_at", "expected", "source"), CASES, ids=[c[0] for c in CASES])
 async def test_calendar_add_and_repair_deadline_agree_with_the_official_schedule(repair, name, accepted_at, expected, source):
     response = await repair.client.get("/v1/calendar/add", params={"from": accepted_at, "days": 1})
@@ -52,6 +53,7 @@ async def test_calendar_add_and_repair_deadline_agree_with_the_official_schedule
     assert stored == [{"backdated": True, "applicant_role": "admin"}]
 
 
+@pytest.mark.consumers
 async def test_a_year_outside_the_calendar_data_is_a_clear_problem(repair):
     covered = WorkingDayCalendar.covered_years()
     outside = covered.stop + 3  # no State Council schedule published for it in chinesecalendar
@@ -101,6 +103,7 @@ async def test_the_last_day_of_the_data_needs_the_next_year_and_a_city_override_
     assert (await repair.client.delete(f"/v1/calendar/overrides/{last_year + 1}-01-04", headers=repair.admin)).status_code == 404
 
 
+@pytest.mark.consumers
 async def test_a_city_closure_moves_the_repair_deadline(repair):
     # The city closes Monday 2020-03-09 (an override): Friday 16:30 + 1 working day → Tuesday 2020-03-10 16:30.
     assert (await repair.client.put("/v1/calendar/overrides/2020-03-09", json={"working": False, "reason": "测试闭馆"},

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+import pytest
+
 from jointcredit_common.testing.factories import uscc
 from repair_service.calendar.working_days import SHANGHAI
 from repair_service.repairs.sla import fire_due_timers
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 BREACHED = "cn.dalian.jointcredit.repair.sla_breached.v1"
 

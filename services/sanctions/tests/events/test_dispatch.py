@@ -3,11 +3,14 @@ agency's own topic (per the catalog's routes), once; record.repaired.v1 → ever
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measures
 from sanctions_service.testing import CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, listed, wait_processed
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 ISSUED = "cn.dalian.jointcredit.measure.issued.v1"
 LIFTED = "cn.dalian.jointcredit.measure.lifted.v1"

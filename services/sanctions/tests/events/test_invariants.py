@@ -14,6 +14,7 @@ import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from jointcredit_common.events.envelope import CloudEvent
@@ -21,6 +22,8 @@ from jointcredit_common.events.schemas_rating import RecordIncentivesResumed, Re
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measure_events, measures
 from sanctions_service.testing import CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, listed, wait_processed
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 BEHAVIORS = {
     "enterprise": ["W1", "W4", "G4", "G5", "E1", "E7", "E9"],
