@@ -202,8 +202,10 @@ def service_env(infra: Infra, name: str, *, database: str, topic_prefix: str, cr
         "JC_CONSUMER_GROUP_PREFIX": topic_prefix,
         "JC_BOOTSTRAP_CREDENTIALS_FILE": str(credentials_file),
         "JC_OUTBOX_POLL_SECONDS": "0.5",
-        "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
-        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
+        # tansu answers a group join after half the session timeout (1 s at least): every test that starts a
+        # consumer waits that long before events flow. Heartbeats every 400 ms keep a member in the group.
+        "JC_CONSUMER_SESSION_TIMEOUT_MS": "2000",
+        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "400",
         "JC_LOG_JSON": "true",
         # A test's one client may call faster than a real one: limits off here, tested on their own with explicit
         # settings (tests/hostile/test_rate_limits.py), which win over these.
