@@ -21,9 +21,12 @@ run: $(STAMP)
 	$(PY) -m jointcredit_common.devstack run
 
 ## make test: the whole suite against real PostgreSQL and a real Kafka-protocol broker, except the fault suite
-## (make test-faults: it restarts its own servers under load and takes minutes on its own)
+## (make test-faults: it restarts its own servers under load and takes minutes on its own). TEST_WORKERS processes
+## (pytest-xdist) share the tests, each with its own PostgreSQL and broker: much of a test's time is waiting for
+## events to flow, so two overlap well even on two cores. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -m "not faults"
+	$(PY) -m pytest -m "not faults" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
 
 ## make lint: ruff over the code (rules in pyproject.toml) and mypy on the platform library
 lint: $(STAMP)
