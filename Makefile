@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PACKAGES := libs/common services/ingest services/rating services/sanctions services/repair
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-e2e test-crash test-faults bench bench-scale venv clean
+.PHONY: run test lint test-e2e test-crash test-faults bench bench-scale venv clean
 
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -20,9 +20,18 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m jointcredit_common.devstack run
 
-## make test: the whole suite against real PostgreSQL and a real Kafka-protocol broker
+## make test: the whole suite against real PostgreSQL and a real Kafka-protocol broker, except the fault suite
+## (make test-faults: it restarts its own servers under load and takes minutes on its own). TEST_WORKERS processes
+## (pytest-xdist) share the tests, each with its own PostgreSQL and broker: much of a test's time is waiting for
+## events to flow, so two overlap well even on two cores. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not faults" $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
+
+## make lint: ruff over the code (rules in pyproject.toml) and mypy on the platform library
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m mypy libs/common/src
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e

@@ -328,7 +328,7 @@ class _Decisions:
                 return None
             parts = pattern.split(text)
             found = [names[m] for m in pattern.findall(text)]
-            return [x for pair in zip(parts, [*found, ""]) for x in pair][:-1]
+            return [x for pair in zip(parts, [*found, ""], strict=True) for x in pair][:-1]
 
         return {"reason": split(template.reason), "decision": split(template.decision), "notice": split(template.notice),
                 "evidence": split(template.evidence)}

@@ -19,7 +19,7 @@ from jointcredit_common.testing.kafka import read_topic
 pytestmark = pytest.mark.e2e
 
 
-def wait_for_status(client: httpx.Client, url: str, token: str, status: str, timeout: float = 60.0) -> dict:
+def wait_for_status(client: httpx.Client, url: str, token: str, status: str, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     body: dict = {}
     while time.monotonic() < deadline:

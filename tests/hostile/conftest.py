@@ -16,7 +16,7 @@ import pytest
 
 from jointcredit_common.devstack import SERVICES
 from jointcredit_common.testing.factories import resident_id, uscc
-from jointcredit_common.testing.plugin import settings_from_env
+from jointcredit_common.testing.plugin import consumers_wanted, settings_from_env
 
 ROLES = ("anonymous", "department", "agency", "reviewer", "admin")
 PUBLIC = frozenset(ROLES)
@@ -209,11 +209,14 @@ def load_service(name: str) -> tuple[Callable[..., Any], type]:
 
 
 @pytest.fixture
-def service_app(jc_service_env: Callable[[str], dict[str, str]]) -> Callable[..., Any]:
+def service_app(jc_service_env: Callable[[str], dict[str, str]], request: pytest.FixtureRequest) -> Callable[..., Any]:
     """``service_app("ingest", rate_limit_per_second=0)`` → the service's app (lifespan not started) for this
-    test's databases and broker, configured from the same environment as ``jc_app``."""
+    test's databases and broker, configured from the same environment as ``jc_app`` (consumers likewise only for
+    a test marked ``consumers``)."""
+    run_consumers = consumers_wanted(request)
 
     def make(name: str, **overrides: Any) -> Any:
+        overrides.setdefault("run_consumers", run_consumers)
         create_app, settings_cls = load_service(name)
         return create_app(settings_from_env(settings_cls, jc_service_env(name), **overrides))
 

@@ -90,7 +90,7 @@ async def test_every_identity_gets_exactly_the_access_the_table_grants(name: str
             reads_credentials = bool(openapi["paths"][path][method.lower()].get("security"))
             for rule in access_policy.rules_of(name, method, path):
                 values = access_policy.path_params | rule.path_params
-                url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+                url = re.sub(r"\{(\w+)\}", lambda m, values=values: values[m.group(1)], path)
                 for identity, headers in identities.items():
                     response = await client.request(method, url, headers=headers, json={} if method in WRITE_METHODS else None)
                     calls += 1

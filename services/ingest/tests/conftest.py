@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from sqlalchemy import func, select
 
 from jointcredit_common.testing.plugin import token_of
@@ -53,6 +54,15 @@ class Ingest:
 async def ingest(jc_app, jc_credentials):
     async with jc_app("ingest", create_app, IngestSettings) as (app, client):
         yield Ingest(app, client, jc_credentials[1])
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_ingest(jc_module_app, request):
+    """ONE ingest app for a module's table-driven cases (tests marked ``asyncio(loop_scope="module")``); its
+    overrides come from the module's ``SHARED_INGEST_SETTINGS``. Cases must not rely on a fresh database."""
+    overrides = getattr(request.module, "SHARED_INGEST_SETTINGS", {})
+    async with jc_module_app("ingest", create_app, IngestSettings, **overrides) as (app, client):
+        yield Ingest(app, client, jc_module_app.credentials)
 
 
 @pytest.fixture

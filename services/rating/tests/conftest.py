@@ -79,7 +79,7 @@ def repair_event(record_ids: list[str], decision: str = "approved", *, key: str,
     return CloudEvent(type=type_name or RepairDecided.type_name(), source="/jointcredit/repair", subject=key, key=key, data=data)
 
 
-async def wait_record(runtime: Any, report_id: str, *, state: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+async def wait_record(runtime: Any, report_id: str, *, state: str | None = None, timeout: float = 25.0) -> dict[str, Any]:
     """The credit record built from ``report_id`` (optionally once it reached ``state``)."""
     from sqlalchemy import select
 
@@ -94,7 +94,7 @@ async def wait_record(runtime: Any, report_id: str, *, state: str | None = None,
     return await eventually(check, timeout=timeout)
 
 
-async def wait_classified(runtime: Any, report_ids: list[str], *, timeout: float = 90.0) -> None:
+async def wait_classified(runtime: Any, report_ids: list[str], *, timeout: float = 30.0) -> None:
     from sqlalchemy import func, select
 
     from rating_service.records.models import classifications

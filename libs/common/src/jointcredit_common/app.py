@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -314,7 +315,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
                 runtime.consumers.append(consumer)
                 runtime.tasks.append(asyncio.create_task(_supervise(consumer.run, runtime.stop, cspec.name), name=cspec.name))
         for task_factory in (*spec.background, _refresh_dead_letter_gauge):
-            runtime.tasks.append(asyncio.create_task(_supervise(lambda stop, f=task_factory: f(runtime, stop), runtime.stop, task_factory.__name__)))
+            runtime.tasks.append(asyncio.create_task(_supervise(functools.partial(task_factory, runtime), runtime.stop, task_factory.__name__)))
         coverage = refresh_coverage_metrics(settings.service_name, runtime.calendar.national())
         if coverage["status"] != "ok":
             log.warning("calendar_coverage", **coverage)

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,6 +27,9 @@ from jointcredit_common.errors import Forbidden, Unauthorized
 from jointcredit_common.staging import stage
 from jointcredit_common.tables import audit_log, credentials
 from jointcredit_common.tracing import current_traceparent
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 
 ROLES = ("department", "agency", "reviewer", "admin")
 CACHE_SECONDS = 5.0
@@ -129,7 +132,8 @@ async def revoke_credentials(session: AsyncSession, *, role: str, principal: str
     )
     if credential_id:
         query = query.where(credentials.c.id == uuid.UUID(credential_id))
-    return (await session.execute(query.values(revoked_at=func.now()))).rowcount
+    result = cast("CursorResult[Any]", await session.execute(query.values(revoked_at=func.now())))  # an UPDATE's result
+    return result.rowcount
 
 
 def load_credentials_file(path: Path) -> list[dict[str, Any]]:

@@ -260,6 +260,7 @@ class RateLimitMiddleware:
         now = clock()
         wait, kind, buckets = self._check(digest, address, now)
         if wait:
+            assert buckets is not None  # only a bucket makes anyone wait
             metrics.RATE_LIMITED.labels(self.service, kind).inc()
             retry_after = max(1, math.ceil(wait))
             whose = "this client address" if buckets is self.addresses else "this credential"

@@ -24,7 +24,7 @@ async def platform(jc_infra, jc_database, jc_topic_prefix):
         database_url=jc_database("platform"), kafka_bootstrap_servers=jc_infra.kafka_bootstrap,
         topic_prefix=jc_topic_prefix, consumer_group_prefix=jc_topic_prefix, outbox_poll_seconds=0.2,
         consumer_retry_backoff_seconds=0.01, consumer_max_retries=3,
-        consumer_session_timeout_ms=4000, consumer_heartbeat_interval_ms=800,
+        consumer_session_timeout_ms=2000, consumer_heartbeat_interval_ms=400,
     )
     engine = create_engine(settings)
     await migrate(engine, MIGRATIONS)

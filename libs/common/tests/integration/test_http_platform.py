@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Annotated, ClassVar
 
@@ -10,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from jointcredit_common.auth import Principal, require_role, revoke_credentials
-from jointcredit_common.app import ServiceSpec, create_service_app
+from jointcredit_common.app import ConsumerSpec, ServiceSpec, create_service_app
 from jointcredit_common.settings import ServiceSettings
 from jointcredit_common.testing.plugin import token_of
 
@@ -102,3 +104,32 @@ async def test_readiness_fails_when_the_database_is_gone(jc_app, jc_infra):
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("error")
         assert isinstance(ready, httpx.Response)
+
+
+async def _ignore(session, event) -> None:  # a consumer's handler; no event is ever published in these tests
+    return None
+
+
+def create_consuming_app(settings: ShellSettings):
+    return create_service_app(ServiceSpec(
+        settings=settings, title="shell", description="", version="0", migrations=MIGRATIONS, routers=[router],
+        consumers=[ConsumerSpec(name="shell-listener", topics=["reports"], handlers=lambda runtime: {"x.y.v1": _ignore})],
+    ))
+
+
+
+async def test_shutdown_cancels_a_consumer_that_is_still_joining_its_group(jc_app, jc_infra):
+    """tansu answers a group join only after half the session timeout (5 s here): a lifespan that ends meanwhile
+    must not wait for it (it used to: about 2 s in the teardown of every in-process app test)."""
+    async with jc_app("shell", create_consuming_app, ShellSettings, run_consumers=True,
+                      consumer_session_timeout_ms=10_000, consumer_heartbeat_interval_ms=1_000) as (app, client):
+        consumer = app.state.runtime.consumers[0]
+        await asyncio.sleep(0.5)  # into start(): metadata, then the JoinGroup request the broker holds
+        if "kafka:embedded" in jc_infra.mode:
+            assert not consumer.ready.is_set(), "the join was expected to be still under way"
+        assert (await client.get("/healthz")).status_code == 200
+        stopping = time.monotonic()
+    elapsed = time.monotonic() - stopping
+    assert elapsed < 1.0, f"shutdown took {elapsed:.2f} s"
+    assert all(task.done() for task in app.state.runtime.tasks)
+    assert consumer.consumer is not None and consumer.consumer._closed  # stopped, not abandoned

@@ -152,8 +152,11 @@ def test_the_table_is_big_enough():
     assert len({c.id for c in CASES}) == len(CASES)
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-async def test_bad_report_is_rejected_with_a_problem_and_changes_nothing(ingest, case: Case):
+async def test_bad_report_is_rejected_with_a_problem_and_changes_nothing(shared_ingest, case: Case):
+    """One app for the whole table: every case is rejected, so none changes what the next one sees."""
+    ingest = shared_ingest
     before = await ingest.counts(*TABLES)
     headers = dict(case.headers)
     if case.auth is not None:

@@ -80,18 +80,25 @@ async def test_ndjson_with_a_broken_line_and_blank_lines(ingest):
     assert citizen["subject_id"] is None and resident_id(3) not in citizen["subject_id_encrypted"]
 
 
-@pytest.mark.parametrize("case", [c for c in bad_input.CASES if c.json is not None and isinstance(c.json, dict)
-                                  and c.auth == ("department", "market_regulation") and not c.headers
-                                  and c.status != 413],
-                         ids=lambda c: c.id)
-async def test_items_are_validated_exactly_like_single_reports(ingest, case):
+ITEM_CASES = [c for c in bad_input.CASES if c.json is not None and isinstance(c.json, dict)
+              and c.auth == ("department", "market_regulation") and not c.headers and c.status != 413]
+# The table-driven tests below share one app (a module-scoped fixture): the whole-batch cases need this limit.
+SHARED_INGEST_SETTINGS = {"max_batch_items": 5}
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("case", ITEM_CASES, ids=lambda c: c.id)
+async def test_items_are_validated_exactly_like_single_reports(shared_ingest, case):
     """Each bad single report of the table, as item 1 of a batch between two good ones: same status, same field."""
-    response = await ingest.client.post("/v1/reports:batch", json=[report(0), case.json, report(2)], headers=ingest.auth())
+    ingest = shared_ingest  # one app for every case: each case reports its own two subjects, counts are deltas
+    n = 100 * (1 + ITEM_CASES.index(case))
+    before = await ingest.counts("reports", "outbox")
+    response = await ingest.client.post("/v1/reports:batch", json=[report(n), case.json, report(n + 2)], headers=ingest.auth())
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r["status"] for r in results] == [202, case.status, 202]
     assert results[1]["problem"]["field"] == case.field.replace("body", "body.1", 1)
-    assert await ingest.counts("reports", "outbox") == {"reports": 2, "outbox": 2}
+    assert await ingest.counts("reports", "outbox") == {"reports": before["reports"] + 2, "outbox": before["outbox"] + 2}
 
 
 WHOLE_BATCH_CASES = [
@@ -109,19 +116,20 @@ WHOLE_BATCH_CASES = [
 ]
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(("name", "request_", "status", "field"), WHOLE_BATCH_CASES, ids=[c[0] for c in WHOLE_BATCH_CASES])
-async def test_a_batch_that_is_bad_as_a_whole_changes_nothing(ingest_with, name, request_, status, field):
-    async with ingest_with(max_batch_items=5) as ingest:
-        before = await ingest.counts(*TABLES)
-        auth = request_.get("auth", ("department", "market_regulation"))
-        headers = {**(ingest.auth(*auth) if auth else {}), **request_.get("headers", {})}
-        if "json" in request_:
-            response = await ingest.client.post("/v1/reports:batch", json=request_["json"], headers=headers)
-        else:
-            response = await ingest.client.post("/v1/reports:batch", content=request_["content"], headers=headers)
-        assert response.status_code == status, response.text
-        assert response.json()["field"] == field
-        assert await ingest.counts(*TABLES) == before
+async def test_a_batch_that_is_bad_as_a_whole_changes_nothing(shared_ingest, name, request_, status, field):
+    ingest = shared_ingest  # max_batch_items=5 (SHARED_INGEST_SETTINGS)
+    before = await ingest.counts(*TABLES)
+    auth = request_.get("auth", ("department", "market_regulation"))
+    headers = {**(ingest.auth(*auth) if auth else {}), **request_.get("headers", {})}
+    if "json" in request_:
+        response = await ingest.client.post("/v1/reports:batch", json=request_["json"], headers=headers)
+    else:
+        response = await ingest.client.post("/v1/reports:batch", content=request_["content"], headers=headers)
+    assert response.status_code == status, response.text
+    assert response.json()["field"] == field
+    assert await ingest.counts(*TABLES) == before
 
 
 async def test_chunks_commit_separately_and_every_event_reaches_the_broker(ingest_with):

@@ -33,6 +33,7 @@ def wait_until_none_received(client: httpx.Client, token: str, timeout: float) -
     raise AssertionError("reports still unclassified after the timeout")
 
 
+@pytest.mark.timeout(600)  # two processes classify 10,000 reports end to end: ~90 s idle, minutes under load
 async def test_a_batch_of_10000_reports_is_accepted_and_every_one_is_classified(jc_stack):
     stack = jc_stack("ingest", "rating")
     token = stack.token("department", "market_regulation")

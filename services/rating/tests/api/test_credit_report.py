@@ -9,9 +9,12 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 
 import pypdfium2 as pdfium
+import pytest
 from PIL import Image, ImageChops
 
 from jointcredit_common.testing.factories import uscc
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
 PENALTY = {"kind": "administrative_penalty", "document_no": "大市监罚〔2020〕12号", "authority": "大连市市场监督管理局",

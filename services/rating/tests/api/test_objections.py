@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import chinese_calendar
+import pytest
 from sqlalchemy import func, select
 
 from jointcredit_common.tables import audit_log, outbox
@@ -34,6 +35,7 @@ async def outbox_count(runtime) -> int:
         return await session.scalar(select(func.count()).select_from(outbox))
 
 
+@pytest.mark.consumers
 async def test_objection_disputes_at_once_then_rejection_restores_and_upholding_withdraws(rating_app, kit, tokens):
     shop = kit.Subject("enterprise", uscc(840_001), "大连异议测试药房有限公司")
     reporter = kit.auth(tokens("department", "market_regulation"))
@@ -119,6 +121,7 @@ async def test_objection_disputes_at_once_then_rejection_restores_and_upholding_
                                                ("objection.file", "ops_admin"), ("objection.upheld", "ops_admin")]
 
 
+@pytest.mark.consumers
 async def test_overdue_objections_are_listed_for_the_credit_office(rating_app, kit, tokens):
     shop = kit.Subject("enterprise", uscc(840_002), "大连逾期异议测试有限公司")
     admin = kit.auth(tokens("admin"))

@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
@@ -34,6 +35,7 @@ async def pages(client, url: str, params: dict, headers: dict | None = None, *, 
     raise AssertionError(f"{url} still had a next_cursor after {most} pages")
 
 
+@pytest.mark.consumers
 async def test_admin_objection_list_pages_by_keyset_earliest_deadline_first(rating_app, kit, tokens):
     shops = [kit.Subject("enterprise", uscc(850_000 + n), f"大连异议分页{n}号有限公司") for n in range(5)]
     admin = kit.auth(tokens("admin"))
@@ -73,6 +75,7 @@ async def test_admin_objection_list_pages_by_keyset_earliest_deadline_first(rati
             "items": [], "next_cursor": None}
 
 
+@pytest.mark.consumers
 async def test_a_list_filtered_by_subject_type_pages_through_exactly_that_type(rating_app, kit):
     shops = [kit.Subject("enterprise", uscc(860_000 + n), f"大连类型筛选{n}号药房有限公司") for n in range(3)]
     people = [kit.Subject("citizen", kit.resident_id(860 + n), f"类型{n}号") for n in range(4)]

@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from jointcredit_common.events.envelope import CloudEvent
@@ -21,6 +22,7 @@ POLICE = {"kind": "administrative_penalty", "document_no": "大公（中）行�
 MASKED_ID = re.compile(r"^\d{4}\*{10}[\dX]{4}$")
 
 
+@pytest.mark.consumers
 async def test_key_warning_list_pages_by_keyset_without_gaps_or_repeats(rating_app, kit):
     companies = [kit.Subject("enterprise", uscc(810_000 + n), f"大连翻页{n}号机械有限公司") for n in range(7)]
     async with rating_app() as (app, client):
@@ -60,6 +62,7 @@ async def test_key_warning_list_pages_by_keyset_without_gaps_or_repeats(rating_a
         assert (await client.get("/v1/public/lists/red", params={"q": companies[0].id})).json()["items"] == []
 
 
+@pytest.mark.consumers
 async def test_dishonest_list_masks_citizens_and_shows_only_records_in_publicity(rating_app, kit):
     zhang = kit.Subject("citizen", kit.resident_id(301), "张小三")
     ouyang = kit.Subject("citizen", kit.resident_id(302), "欧阳娜娜")
@@ -94,6 +97,7 @@ async def test_dishonest_list_masks_citizens_and_shows_only_records_in_publicity
         assert str(records[2]["id"]) in {i["record_id"] for i in body["items"]}
 
 
+@pytest.mark.consumers
 async def test_withdrawn_report_leaves_the_list_and_is_announced(rating_app, kit):
     shop = kit.Subject("enterprise", uscc(830_001), "大连撤销测试口罩有限公司")
     async with rating_app() as (app, client):

@@ -19,7 +19,7 @@ ISSUED = "cn.dalian.jointcredit.measure.issued.v1"
 LIFTED = "cn.dalian.jointcredit.measure.lifted.v1"
 
 
-def poll(fetch, what: str, timeout: float = 60.0):  # noqa: ANN001, ANN201
+def poll(fetch, what: str, timeout: float = 30.0):  # noqa: ANN001, ANN201
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
         last = fetch()

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import insert, select, update
 
 from jointcredit_common.testing.factories import uscc
@@ -15,6 +16,7 @@ from jointcredit_common.testing.kafka import read_topic
 TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
 
 
+@pytest.mark.consumers
 async def test_background_loop_expires_a_record_past_its_publicity_and_announces_it(rating_app, kit):
     from rating_service.records.models import credit_records
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
 INCENTIVES = {"I1", "I2", "I3", "I5", "I6", "I7", "F"}

@@ -344,6 +344,7 @@ def notice_run(jc_infra, tmp_path_factory, kit) -> dict[str, Observed]:
         "database_url": database_url(jc_infra.postgres_admin_url, name), "environment": "test",
         "kafka_bootstrap_servers": jc_infra.kafka_bootstrap, "topic_prefix": prefix, "consumer_group_prefix": prefix,
         "bootstrap_credentials_file": credentials, "outbox_poll_seconds": 0.5, "log_json": True,
+        "consumer_session_timeout_ms": 2000, "consumer_heartbeat_interval_ms": 400,  # as the plugin's env: a 1 s join
         "emergency_ends_on": EMERGENCY_ENDS,
         # 70 anonymous public-list queries in a row from one client: over the anonymous limit (docs/limits.md)
         "anonymous_rate_limit_per_second": 0,

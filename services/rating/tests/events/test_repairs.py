@@ -6,12 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.tables import dead_letters, inbox
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
 PENALTY = {"kind": "administrative_penalty", "document_no": "大市监罚〔2020〕55号", "authority": "大连市市场监督管理局",

@@ -50,7 +50,7 @@ def correction() -> dict[str, str]:
     }
 
 
-def poll(fn, what: str, timeout: float = 60.0):  # noqa: ANN001, ANN201
+def poll(fn, what: str, timeout: float = 30.0):  # noqa: ANN001, ANN201
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

@@ -30,7 +30,7 @@ from repair_service.settings import RepairSettings
 CATALOG_REF = "dalian-2020-4@1.0.0"
 
 
-async def wait_until(predicate: Callable[[], Awaitable[Any]], timeout: float = 45.0, what: str = "condition") -> Any:
+async def wait_until(predicate: Callable[[], Awaitable[Any]], timeout: float = 25.0, what: str = "condition") -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         result = await predicate()

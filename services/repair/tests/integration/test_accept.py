@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from jointcredit_common.testing.factories import resident_id, uscc
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 ACCEPTED = "cn.dalian.jointcredit.repair.accepted.v1"
 

@@ -33,6 +33,7 @@ CASES = [
 ]
 
 
+@pytest.mark.consumers
 @pytest.mark.parametrize(("name", "accepted_at", "expected", "source"), CASES, ids=[c[0] for c in CASES])
 async def test_calendar_add_and_repair_deadline_agree_with_the_official_schedule(repair, name, accepted_at, expected, source):
     response = await repair.client.get("/v1/calendar/add", params={"from": accepted_at, "days": 1})
@@ -49,6 +50,7 @@ async def test_calendar_add_and_repair_deadline_agree_with_the_official_schedule
     assert stored == [{"backdated": True, "applicant_role": "admin"}]
 
 
+@pytest.mark.consumers
 async def test_a_year_beyond_the_provisional_one_is_a_clear_problem_naming_the_date(repair):
     # Official schedules cover 2004-2026 (chinesecalendar, schedules/2026.yaml), 2027 is provisional, 2028 is not covered.
     response = await repair.client.get("/v1/calendar/add", params={"from": "2028-06-02T10:00:00+08:00", "days": 1})
@@ -122,6 +124,7 @@ async def test_a_city_override_in_the_provisional_year_is_used_and_published(rep
         ("calendar:2027-01-04", False, "2027-01-04"), ("calendar:2027-01-04", None, "2027-01-04")]
 
 
+@pytest.mark.consumers
 async def test_a_city_closure_moves_the_repair_deadline(repair):
     # The city closes Monday 2020-03-09 (an override): Friday 16:30 + 1 working day → Tuesday 2020-03-10 16:30.
     assert (await repair.client.put("/v1/calendar/overrides/2020-03-09", json={"working": False, "reason": "测试闭馆"},

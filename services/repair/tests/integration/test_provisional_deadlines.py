@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import structlog
 
 from jointcredit_common.auth import Principal
@@ -22,6 +23,8 @@ from repair_service.repairs import service
 from repair_service.repairs.schemas import RepairIn
 
 from .conftest import application
+
+pytestmark = pytest.mark.consumers  # the listing reaches repair as an event
 
 # A made-up official 2027 schedule (test data): 春节 closes 2027-02-05 … 02-13, and 元旦 runs to Monday 01-04.
 OFFICIAL_2027 = """

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import text
 
 from jointcredit_common.testing.factories import uscc
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 DECIDED = "cn.dalian.jointcredit.repair.decided.v1"
 

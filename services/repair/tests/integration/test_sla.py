@@ -5,20 +5,32 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+import pytest
+
 from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.testing.factories import uscc
 from repair_service.repairs.sla import fire_due_timers
 
+pytestmark = pytest.mark.consumers  # events flow into the app under test
+
 BREACHED = "cn.dalian.jointcredit.repair.sla_breached.v1"
 
 
-async def file(repair, n: int, accepted_at: str | None = None) -> dict:
+async def file(repair, n: int, accepted_at: str | None = None, record: str | None = None) -> dict:
     enterprise = uscc(n)
-    record = await repair.list_record(f"enterprise:{enterprise}")
+    record = record or await repair.list_record(f"enterprise:{enterprise}")
     extra = {"accepted_at": accepted_at} if accepted_at else {}
     response = await repair.post(repair.application(enterprise, [record], **extra), repair.admin if accepted_at else None)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def listed(repair, numbers: range) -> list[str]:
+    """The records ``file`` needs for ``numbers``: every listing emitted at once, then each waited for."""
+    records = [await repair.list_record(f"enterprise:{uscc(n)}", wait=False) for n in numbers]
+    for record in records:
+        await repair.wait_record(record)
+    return records
 
 
 async def test_an_overdue_application_breaches_once_and_is_listed_as_overdue(repair):
@@ -71,8 +83,10 @@ async def test_two_replicas_on_one_database_fire_each_timer_exactly_once(open_re
         assert one.runtime is not two.runtime and one.runtime.engine is not two.runtime.engine
         # Stop neither loop: both hunt for due timers while 30 overdue applications arrive.
         ids = []
+        records = await listed(one, range(8100, 8130))
         for n in range(30):
-            ids.append((await file(one if n % 2 else two, 8100 + n, accepted_at="2020-03-06T16:30:00+08:00"))["id"])
+            ids.append((await file(one if n % 2 else two, 8100 + n, accepted_at="2020-03-06T16:30:00+08:00",
+                                   record=records[n]))["id"])
 
         async def all_fired() -> bool:
             return await one.scalar("SELECT count(*) FROM sla_timers WHERE fired_at IS NOT NULL") == 30
@@ -90,7 +104,8 @@ async def test_two_replicas_on_one_database_fire_each_timer_exactly_once(open_re
 async def test_concurrent_claims_split_the_work_without_overlap(open_repair):
     async with open_repair(sla_poll_seconds=3600) as one, open_repair(sla_poll_seconds=3600) as two:
         await asyncio.sleep(0.5)  # let each loop's first (empty) pass finish
-        ids = [(await file(one, 8200 + n, accepted_at="2020-03-06T16:30:00+08:00"))["id"] for n in range(20)]
+        records = await listed(one, range(8200, 8220))
+        ids = [(await file(one, 8200 + n, accepted_at="2020-03-06T16:30:00+08:00", record=records[n]))["id"] for n in range(20)]
         # Small batches from both replicas in parallel: SKIP LOCKED hands each timer to exactly one of them.
         fired = await asyncio.gather(*(fire_due_timers(r.runtime, limit=3, replica=f"r{i}-{k}")
                                        for i, r in enumerate((one, two)) for k in range(8)))
@@ -128,7 +143,7 @@ async def test_metrics_show_open_due_today_and_overdue(repair):
         text_ = (await repair.client.get("/metrics")).text
         values = {}
         for name in ("open", "due_today", "overdue"):
-            line = next(l for l in text_.splitlines() if l.startswith(f'jc_repair_applications_{name}{{channel="green"}}'))
+            line = next(ln for ln in text_.splitlines() if ln.startswith(f'jc_repair_applications_{name}{{channel="green"}}'))
             values[name] = float(line.split()[-1])
         return values
 

@@ -98,7 +98,7 @@ async def processed_count(runtime: Any) -> int:
         return (await session.execute(select(func.count()).select_from(inbox).where(inbox.c.consumer == CONSUMER))).scalar_one()
 
 
-async def wait_processed(runtime: Any, count: int, timeout: float = 60.0) -> None:
+async def wait_processed(runtime: Any, count: int, timeout: float = 25.0) -> None:
     async def done() -> bool:
         return await processed_count(runtime) >= count
 

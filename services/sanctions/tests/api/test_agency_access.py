@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sanctions_service.testing import cloudevent, eventually, enterprise, listed
 
 
+@pytest.mark.consumers
 async def test_an_agency_token_cannot_read_another_agencys_measures(sanctions):
     subject = enterprise(801)
     listing = listed(subject, "E4")
@@ -45,6 +48,7 @@ async def test_an_agency_token_cannot_read_another_agencys_measures(sanctions):
         assert (await h.client.get("/v1/agencies/railway/webhooks", headers=airlines)).status_code == 403
 
 
+@pytest.mark.consumers
 async def test_the_pull_feed_pages_with_a_cursor(sanctions):
     subjects = [enterprise(811 + i) for i in range(3)]
     async with sanctions() as h:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from jointcredit_common.tables import audit_log
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measure_feedback
 from sanctions_service.testing import cloudevent, ended, enterprise, eventually, listed
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 
 def metric(text: str, name: str, agency: str) -> float | None:

@@ -30,7 +30,7 @@ LIFTED = "cn.dalian.jointcredit.measure.lifted.v1"
 SECRET = "e2e-webhook-secret-0123456789"
 
 
-def wait_for(check, timeout: float = 60.0, interval: float = 0.25):
+def wait_for(check, timeout: float = 30.0, interval: float = 0.25):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

@@ -3,6 +3,9 @@ agency's own topic (per the catalog's routes), once; record.repaired.v1 → ever
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy import select
 
 from jointcredit_common.testing.kafka import read_topic
@@ -10,6 +13,8 @@ from sanctions_service.measures.models import measures
 from sanctions_service.testing import (
     CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, incentives, listed, wait_processed,
 )
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 ISSUED = "cn.dalian.jointcredit.measure.issued.v1"
 LIFTED = "cn.dalian.jointcredit.measure.lifted.v1"
@@ -49,14 +54,15 @@ async def test_price_gouging_with_penalty_sends_each_punishment_to_its_agency_on
                 assert event.data["starts_on"] == "2020-03-12" and event.data["planned_end_on"] == "2021-03-11"
                 issued_ids[(agency, event.data["measure"])] = event.id
         # Agencies the catalog does not route E7's measures to hear nothing.
-        for agency in ("sasac", "education_bureau"):
-            assert await read_agency(h, agency, until=None, timeout=2) == []
+        quiet = ("sasac", "education_bureau")  # read side by side: each read waits its full timeout
+        assert await asyncio.gather(*(read_agency(h, agency, until=None, timeout=2) for agency in quiet)) == [[], []]
 
         # The same event delivered again, and the same listing re-announced under a new event id: nothing twice.
         await h.send(first, cloudevent(listing, key=subject.key))
         await wait_processed(h.runtime, 2)  # the duplicate is skipped by the inbox; the re-announcement is processed
-        for agency in {a for a, _ in routes}:
-            events = await read_agency(h, agency, until=lambda evs: False, timeout=3)
+        agencies = sorted({a for a, _ in routes})  # read side by side: each read waits its full timeout for doubles
+        for agency, events in zip(agencies, await asyncio.gather(
+                *(read_agency(h, agency, until=lambda evs: False, timeout=3) for agency in agencies)), strict=True):
             assert sorted((e.data["measure"], e.id) for e in events if e.type == ISSUED) == sorted(
                 (code, eid) for (a, code), eid in issued_ids.items() if a == agency)
 

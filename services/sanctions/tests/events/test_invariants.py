@@ -11,9 +11,11 @@ rating emits them.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import Counter, defaultdict
 
+import pytest
 from sqlalchemy import func, select
 
 from jointcredit_common.events.envelope import CloudEvent
@@ -22,6 +24,8 @@ from sanctions_service.measures.models import measure_events, measures
 from sanctions_service.testing import (
     CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, incentives, listed, wait_processed,
 )
+
+pytestmark = pytest.mark.consumers  # events flow into the app under test
 
 BEHAVIORS = {
     "enterprise": ["W1", "W4", "G4", "G5", "E1", "E7", "E9"],
@@ -89,10 +93,11 @@ async def test_random_listing_and_ending_sequences_keep_the_dispatch_invariants(
             feed_counts = dict((await session.execute(
                 select(measure_events.c.agency, func.count()).group_by(measure_events.c.agency))).all())
             feed = (await session.execute(select(measure_events).order_by(measure_events.c.seq))).mappings().all()
-        on_topics: dict[str, list[CloudEvent]] = {}
-        for agency, count in feed_counts.items():
-            on_topics[agency] = await read_topic(h.bootstrap, h.topic(f"measures.{agency}"),
-                                                 until=lambda evs, c=count: len(evs) >= c, timeout=45, settle=1.0)
+        # every agency's topic read side by side (each read settles 1 s to catch doubles)
+        agencies = list(feed_counts)
+        on_topics: dict[str, list[CloudEvent]] = dict(zip(agencies, await asyncio.gather(*(
+            read_topic(h.bootstrap, h.topic(f"measures.{agency}"), until=lambda evs, c=feed_counts[agency]: len(evs) >= c,
+                       timeout=45, settle=1.0) for agency in agencies)), strict=True))
 
     # the seeds exercise every path: pauses, returns, lifts, withheld incentives and endings seen before listings
     kinds = Counter(r["type"].split(".")[-2] for r in feed)

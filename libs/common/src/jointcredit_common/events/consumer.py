@@ -69,10 +69,16 @@ class EventConsumer:
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
         )
-        await self.consumer.start()
-        self.ready.set()
-        log.info("consumer_started", consumer=self.name, topics=self.topics)
+        started = False
         try:
+            started = await self._start_unless_stopped(stop)
+            if not started:
+                log.info("consumer_stopped_while_starting", consumer=self.name)
+                return
+            self.ready.set()
+            log.info("consumer_started", consumer=self.name, topics=self.topics)
+            # ``stop`` is looked at between batches only: a batch polled is processed and its offsets committed
+            # (or, on failure, nothing is committed) before the loop ends.
             while not stop.is_set():
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=self.settings.consumer_batch_max_records)
                 if batches:
@@ -88,7 +94,41 @@ class EventConsumer:
                 await self._report_lag()
         finally:
             self.ready.clear()
+            if not started:
+                await self._abandon_join()
             await self.consumer.stop()
+
+    async def _start_unless_stopped(self, stop: asyncio.Event) -> bool:
+        """``consumer.start()`` waits for the group's assignment, which a broker may hold for seconds (tansu: half
+        the session timeout). A shutdown meanwhile cancels it: nothing was polled, so nothing is left to commit.
+        False if stopped before the start completed."""
+        assert self.consumer is not None
+        starting = asyncio.ensure_future(self.consumer.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not starting.done():
+                starting.cancel()
+                await asyncio.wait((starting,))  # let it unwind; our own cancellation (if any) still propagates
+        if starting.cancelled():
+            return False
+        starting.result()  # a failed start raises here (the supervisor logs it and tries again)
+        return True
+
+    async def _abandon_join(self) -> None:
+        """Before ``stop()`` of a consumer whose start did not complete: its group join may still be in flight in
+        aiokafka's coordination task, and ``AIOKafkaConsumer.stop()`` waits for that task, i.e. for the broker's
+        answer. Nothing was assigned, polled or committed yet, so the join is dropped: the task is cancelled first.
+        (A member that never completed its first join has no generation, so ``stop()`` sends no LeaveGroup; the
+        broker forgets the pending member after the session timeout, as after a crash.) Private aiokafka state,
+        looked up defensively: without it, ``stop()`` merely waits as before."""
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        task = getattr(coordinator, "_coordination_task", None)
+        if isinstance(task, asyncio.Task) and not task.done():
+            task.cancel()
+            await asyncio.wait((task,))
 
     async def _report_lag(self) -> None:
         assert self.consumer is not None

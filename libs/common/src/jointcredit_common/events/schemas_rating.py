@@ -10,6 +10,7 @@ judgment it rests on stands until revoked); consumers may show the mark but need
 
 from __future__ import annotations
 
+import builtins
 from datetime import date, datetime
 from typing import Literal
 
@@ -62,7 +63,7 @@ class RecordIncentivesSuspended(EventData):
     report_id: str
     subject_key: str
     list: ListName
-    measures: list[str]
+    measures: builtins.list[str]  # builtins': the field above shadows ``list`` in the class body
     because_record_id: str
     reason_zh: str
     at: datetime
@@ -80,7 +81,7 @@ class RecordIncentivesResumed(EventData):
     report_id: str
     subject_key: str
     list: ListName
-    measures: list[str]
+    measures: builtins.list[str]  # builtins': the field above shadows ``list`` in the class body
     because_record_id: str
     reason_zh: str
     at: datetime

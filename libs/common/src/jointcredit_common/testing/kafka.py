@@ -72,7 +72,7 @@ async def publish(bootstrap: str, topic: str, events: list[CloudEvent]) -> None:
         await producer.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 60.0, interval: float = 0.25) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 25.0, interval: float = 0.25) -> Any:
     """Poll ``check`` until it returns something truthy (its value); event-driven effects need a consumer join first."""
     deadline = time.monotonic() + timeout
     last: Any = None

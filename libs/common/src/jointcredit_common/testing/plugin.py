@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -74,9 +75,9 @@ def start_infra(workdir: Path) -> Infra:
         if use_docker:
             from testcontainers.postgres import PostgresContainer
 
-            container = PostgresContainer("postgres:16-alpine", driver=None).start()
-            stops.append(container.stop)
-            pg_url = container.get_connection_url()
+            pg_container = PostgresContainer("postgres:16-alpine", driver=None).start()
+            stops.append(pg_container.stop)
+            pg_url = pg_container.get_connection_url()
             mode.append("postgres:testcontainers")
         else:
             workdir.mkdir(parents=True, exist_ok=True)
@@ -91,9 +92,9 @@ def start_infra(workdir: Path) -> Infra:
         if use_docker:
             from testcontainers.kafka import KafkaContainer
 
-            container = KafkaContainer("apache/kafka:3.9.1").with_kraft().start()
-            stops.append(container.stop)
-            bootstrap = container.get_bootstrap_server()
+            kafka_container = KafkaContainer("apache/kafka:3.9.1").with_kraft().start()
+            stops.append(kafka_container.stop)
+            bootstrap = kafka_container.get_bootstrap_server()
             mode.append("kafka:testcontainers")
         else:
             kafka = EmbeddedKafka(free_port(), log_path=workdir / "broker.log").start()
@@ -112,16 +113,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "faults: kills services and restarts PostgreSQL and the broker under load, then reconciles (make test-faults)"
     )
+    config.addinivalue_line(
+        "markers", "consumers: in-process apps of this test run their event consumers (off otherwise: joining a group "
+        "takes seconds, and an API test needs no events flowing in)"
+    )
+
+
+def consumers_wanted(request: pytest.FixtureRequest) -> bool:
+    """Whether in-process apps of ``request``'s test start their consumers: only if it is marked ``consumers``."""
+    return request.node.get_closest_marker("consumers") is not None
 
 
 @pytest.fixture(scope="session")
 def jc_infra() -> Iterator[Infra]:
     workdir = Path(tempfile.mkdtemp(prefix="jc-test-"))
-    infra = start_infra(workdir)
     try:
-        yield infra
+        infra = start_infra(workdir)
+        try:
+            yield infra
+        finally:
+            infra.close()
     finally:
-        infra.close()
+        # the embedded PostgreSQL's data directory and the broker's log: hundreds of MB a session otherwise
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -188,8 +202,10 @@ def service_env(infra: Infra, name: str, *, database: str, topic_prefix: str, cr
         "JC_CONSUMER_GROUP_PREFIX": topic_prefix,
         "JC_BOOTSTRAP_CREDENTIALS_FILE": str(credentials_file),
         "JC_OUTBOX_POLL_SECONDS": "0.5",
-        "JC_CONSUMER_SESSION_TIMEOUT_MS": "4000",
-        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "800",
+        # tansu answers a group join after half the session timeout (1 s at least): every test that starts a
+        # consumer waits that long before events flow. Heartbeats every 400 ms keep a member in the group.
+        "JC_CONSUMER_SESSION_TIMEOUT_MS": "2000",
+        "JC_CONSUMER_HEARTBEAT_INTERVAL_MS": "400",
         "JC_LOG_JSON": "true",
         # A test's one client may call faster than a real one: limits off here, tested on their own with explicit
         # settings (tests/hostile/test_rate_limits.py), which win over these.
@@ -247,21 +263,71 @@ def jc_stack(
         proc.stop()
 
 
-@pytest.fixture
-def jc_app(jc_service_env: Callable[[str], dict[str, str]]):
-    """In-process app with its lifespan (migrations, relay, consumers) and an httpx client on it."""
+@contextlib.asynccontextmanager
+async def open_service_app(
+    name: str, create_app: Callable[..., Any], settings: Any
+) -> AsyncIterator[tuple[Any, Any]]:
+    """``create_app(settings)`` with its lifespan running and an httpx client on it (in process)."""
     import httpx
 
-    @contextlib.asynccontextmanager
-    async def open_app(name: str, create_app: Callable[..., Any], settings_cls: type, **overrides: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-        settings = settings_from_env(settings_cls, jc_service_env(name), **overrides)
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
-                yield app, client
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+            yield app, client
+
+
+@pytest.fixture
+def jc_app(jc_service_env: Callable[[str], dict[str, str]], request: pytest.FixtureRequest):
+    """In-process app with its lifespan (migrations, relay, consumers) and an httpx client on it.
+
+    Consumers run only for a test marked ``@pytest.mark.consumers`` (or given ``run_consumers=True``)."""
+    run_consumers = consumers_wanted(request)
+
+    def open_app(name: str, create_app: Callable[..., Any], settings_cls: type, **overrides: Any) -> Any:
+        overrides.setdefault("run_consumers", run_consumers)
+        return open_service_app(name, create_app, settings_from_env(settings_cls, jc_service_env(name), **overrides))
 
     return open_app
+
+
+@pytest.fixture(scope="module")
+def jc_module_app(jc_infra: Infra, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """``jc_app`` for a module-scoped fixture: ONE app serving a module's table-driven cases (booting an app per
+    case costs a second or two each). Its own databases, topic prefix and credentials; the databases are dropped
+    at the module's end. Cases sharing it must stay independent: unique subjects and keys per case, and counts
+    compared with what they were before the case. Consumers only for a module marked ``consumers``.
+    The fixture using it and its tests run in the module's event loop (``loop_scope="module"``)."""
+    from jointcredit_common.catalog import load_catalog
+    from jointcredit_common.devstack.credentials import ensure_dev_credentials
+
+    credentials = tmp_path_factory.mktemp("credentials") / "credentials.json"
+    apps = ModuleApps(jc_infra, credentials, ensure_dev_credentials(credentials, [a.code for a in load_catalog().agencies]),
+                      topic_prefix=f"t{uuid.uuid4().hex[:10]}.jointcredit", run_consumers=consumers_wanted(request))
+    yield apps
+    with contextlib.suppress(Exception):
+        drop_databases(jc_infra.postgres_admin_url, apps.databases)
+
+
+@dataclass
+class ModuleApps:
+    """``jc_module_app``: ``async with jc_module_app("ingest", create_app, IngestSettings, **overrides) as (app, client)``
+    (each call a new database); ``.credentials`` are the demo credentials the apps import."""
+
+    infra: Infra
+    credentials_file: Path
+    credentials: list[dict[str, Any]]
+    topic_prefix: str
+    run_consumers: bool
+    databases: list[str] = field(default_factory=list)
+
+    def __call__(self, name: str, create_app: Callable[..., Any], settings_cls: type, **overrides: Any) -> Any:
+        database = self.infra.new_database(name)
+        self.databases.append(database)
+        env = service_env(self.infra, name, database=database_url(self.infra.postgres_admin_url, database),
+                          topic_prefix=self.topic_prefix, credentials_file=self.credentials_file)
+        overrides.setdefault("run_consumers", self.run_consumers)
+        return open_service_app(name, create_app, settings_from_env(settings_cls, env, **overrides))
 
 
 def dump(obj: Any) -> str:
