@@ -46,10 +46,10 @@ TOKEN_NOTE = "store this token now; it is kept only as a SHA-256 hash and cannot
 class CredentialIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    description: str | None = Field(None, max_length=500, description="what the token is for, e.g. 主系统对接")
-    expires_at: AwareDatetime | None = Field(None, description="optional expiry, with a time zone; in the future")
+    description: str | None = Field(default=None, max_length=500, description="what the token is for, e.g. 主系统对接")
+    expires_at: AwareDatetime | None = Field(default=None, description="optional expiry, with a time zone; in the future")
     scopes: list[str] | None = Field(
-        None, min_length=1, max_length=20,
+        default=None, min_length=1, max_length=20,
         description="only for roles whose scopes an admin chooses (a reviewer: the review stages it may decide); "
                     "on rotation the old credential's scopes are kept unless given",
     )

@@ -21,11 +21,11 @@ SUBJECT_NAME_CONTEXT = "subject.name"  # a citizen's name
 COMMITMENT_SIGNATORY_CONTEXT = "commitment.signatory"  # the person who signed an enterprise's commitment (承诺书)
 
 
-def subject_key(subject_type: str, normalized_id: str, hasher: PiiHasher) -> str:
+def subject_key(subject_type: SubjectType | str, normalized_id: str, hasher: PiiHasher) -> str:
     """The key of a subject whose identifier is already normalised (``normalize_subject_id``)."""
     return f"enterprise:{normalized_id}" if subject_type == "enterprise" else f"citizen:{hasher.keyed_hash(normalized_id)}"
 
 
-def subject_key_of(subject_type: str, raw_id: str, hasher: PiiHasher) -> str:
+def subject_key_of(subject_type: SubjectType, raw_id: str, hasher: PiiHasher) -> str:
     """Validate and normalise ``raw_id`` (USCC / resident ID checksums), then key it. Raises InvalidIdentifier."""
     return subject_key(subject_type, normalize_subject_id(subject_type, raw_id), hasher)

@@ -179,7 +179,7 @@ def test_override_keys_must_be_plain_dates():
 
 def test_naive_datetime_is_rejected(cal):
     with pytest.raises(ValueError):
-        cal.due_at(datetime(2020, 3, 6, 16, 0)).at
+        cal.due_at(datetime(2020, 3, 6, 16, 0))
 
 
 def test_utc_input_is_counted_in_shanghai_time(cal):

@@ -48,13 +48,13 @@ async def apply_override_change(
     session: AsyncSession, change: CalendarOverrideChanged, table: Table = calendar_overrides_mirror
 ) -> bool:
     """Upsert the change into the mirror unless the mirror already holds a newer one. True if applied."""
-    stmt = pg_insert(table).values(day=change.day, working=change.working, reason=change.reason, changed_at=change.changed_at)
-    stmt = stmt.on_conflict_do_update(
+    insert = pg_insert(table).values(day=change.day, working=change.working, reason=change.reason, changed_at=change.changed_at)
+    upsert = insert.on_conflict_do_update(
         index_elements=[table.c.day],
-        set_={"working": stmt.excluded.working, "reason": stmt.excluded.reason, "changed_at": stmt.excluded.changed_at},
-        where=table.c.changed_at <= stmt.excluded.changed_at,
+        set_={"working": insert.excluded.working, "reason": insert.excluded.reason, "changed_at": insert.excluded.changed_at},
+        where=table.c.changed_at <= insert.excluded.changed_at,
     ).returning(table.c.day)
-    return (await session.execute(stmt)).first() is not None
+    return (await session.execute(upsert)).first() is not None
 
 
 class CalendarSource:

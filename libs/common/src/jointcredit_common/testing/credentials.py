@@ -26,9 +26,9 @@ def bearer(token: str) -> Headers:
 async def _counts(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int, int]:
     async with sessionmaker() as session:
         return (
-            await session.scalar(select(func.count()).select_from(credentials)),
-            await session.scalar(select(func.count()).select_from(credentials).where(credentials.c.revoked_at.is_not(None))),
-            await session.scalar(select(func.count()).select_from(audit_log)),
+            (await session.scalar(select(func.count()).select_from(credentials))) or 0,
+            (await session.scalar(select(func.count()).select_from(credentials).where(credentials.c.revoked_at.is_not(None)))) or 0,
+            (await session.scalar(select(func.count()).select_from(audit_log))) or 0,
         )
 
 
@@ -120,6 +120,6 @@ async def walk_credential_lifecycle(
     again = await client.post(f"{tokens_path}/{second['id']}:revoke", headers=admin)
     assert (again.status_code, again.json()["field"]) == (409, "path.credential_id"), again.text
 
-    listed = {item["id"]: item for item in (await client.get(tokens_path, headers=admin)).json()["items"]}
-    assert listed[first["id"]]["revoked_at"] and listed[second["id"]]["revoked_at"]
+    final = {item["id"]: item for item in (await client.get(tokens_path, headers=admin)).json()["items"]}
+    assert final[first["id"]]["revoked_at"] and final[second["id"]]["revoked_at"]
     return {"first": first, "second": second}
