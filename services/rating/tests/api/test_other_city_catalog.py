@@ -19,6 +19,8 @@ PENALTY = {"kind": "administrative_penalty", "document_no": "海市监罚〔2020
            "decided_on": (TODAY - timedelta(days=15)).isoformat()}
 DOCUMENT_NO = "海信办字〔2020〕7号"
 
+pytestmark = pytest.mark.consumers  # the report reaches rating as an event
+
 
 @pytest.fixture
 def other_city(tmp_path, monkeypatch):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from jointcredit_common.testing.credentials import audit_actions, bearer, walk_credential_lifecycle
 from jointcredit_common.testing.factories import uscc
+
+pytestmark = pytest.mark.consumers  # the listings a review needs reach repair as events
 
 
 async def _accepted_application(repair, n: int) -> str:
