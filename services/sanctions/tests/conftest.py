@@ -9,7 +9,7 @@ import pytest
 
 from sanctions_service.main import create_app
 from sanctions_service.settings import SanctionsSettings
-from sanctions_service.testing import Harness
+from sanctions_support import SanctionsUnderTest
 
 
 @pytest.fixture
@@ -20,6 +20,6 @@ def sanctions(jc_app, jc_credentials):
     async def open_harness(**overrides: Any):
         overrides.setdefault("webhook_poll_seconds", 0.2)
         async with jc_app("sanctions", create_app, SanctionsSettings, **overrides) as (app, client):
-            yield Harness(app, client, jc_credentials[1])
+            yield SanctionsUnderTest(app, client, jc_credentials[1])
 
     return open_harness

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from jointcredit_common.testing.factories import uscc
-from ingest_service.testing import resident_id
+from ingest_support import resident_id
 
 TOMORROW = (date.today() + timedelta(days=2)).isoformat()  # +2: "today" is Asia/Shanghai's, may be ahead of UTC
 

@@ -14,7 +14,7 @@ from jointcredit_common.events.schemas import ReportReceived
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
 from ingest_service.reports.models import idempotency_keys, reports
-from ingest_service.testing import resident_id
+from ingest_support import resident_id
 
 _spec = importlib.util.spec_from_file_location("ingest_bad_input_cases", Path(__file__).with_name("test_bad_input.py"))
 bad_input = importlib.util.module_from_spec(_spec)

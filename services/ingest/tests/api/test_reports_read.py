@@ -7,7 +7,7 @@ from sqlalchemy import select
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
 from ingest_service.reports.models import reports
-from ingest_service.testing import resident_id
+from ingest_support import resident_id
 
 CITIZEN_ID = resident_id(88)
 CITIZEN = {"subject": {"type": "citizen", "id": CITIZEN_ID, "name": "欧阳娜娜"}, "behavior": "C2", "occurred_on": "2020-03-02",

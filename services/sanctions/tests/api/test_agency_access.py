@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sanctions_service.testing import cloudevent, eventually, enterprise, listed
+from sanctions_support import cloudevent, eventually, enterprise, listed
 
 
 @pytest.mark.consumers

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from jointcredit_common.calendar import SHANGHAI, WorkingDayCalendar
 from jointcredit_common.clock import today_in_china
 from jointcredit_common.testing.kafka import calendar_override_event, publish_override
-from sanctions_service.testing import cloudevent, enterprise, eventually, listed
+from sanctions_support import cloudevent, enterprise, eventually, listed
 
 
 async def test_a_city_closure_announced_by_repair_moves_the_feedback_due_date(sanctions):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from jointcredit_common.tables import audit_log
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measure_feedback
-from sanctions_service.testing import cloudevent, ended, enterprise, eventually, listed
+from sanctions_support import cloudevent, ended, enterprise, eventually, listed
 
 pytestmark = pytest.mark.consumers  # events flow into the app under test
 

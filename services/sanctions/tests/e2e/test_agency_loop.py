@@ -16,7 +16,7 @@ import pytest
 
 from jointcredit_common.devstack import free_port
 from jointcredit_common.testing.kafka import read_topic
-from sanctions_service.testing import CATALOG, enterprise
+from sanctions_support import CATALOG, enterprise
 
 pytestmark = pytest.mark.e2e
 

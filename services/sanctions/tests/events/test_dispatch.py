@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measures
-from sanctions_service.testing import (
+from sanctions_support import (
     CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, incentives, listed, wait_processed,
 )
 

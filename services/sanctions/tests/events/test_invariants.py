@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.testing.kafka import read_topic
 from sanctions_service.measures.models import measure_events, measures
-from sanctions_service.testing import (
+from sanctions_support import (
     CATALOG, citizen, cloudevent, ended, enterprise, expected_routes, incentives, listed, wait_processed,
 )
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from jointcredit_common.devstack import free_port
 from sanctions_service.measures.models import measure_events, webhook_attempts, webhook_deliveries
 from sanctions_service.metrics import purge_webhook_log
-from sanctions_service.testing import cloudevent, ended, enterprise, eventually, incentives, listed
+from sanctions_support import cloudevent, ended, enterprise, eventually, incentives, listed
 
 _spec = importlib.util.spec_from_file_location("sanctions_webhook_receiver", Path(__file__).with_name("receiver.py"))
 receiver_module = importlib.util.module_from_spec(_spec)

@@ -105,7 +105,7 @@ async def wait_processed(runtime: Any, count: int, timeout: float = 25.0) -> Non
     await eventually(done, timeout=timeout)
 
 
-class Harness:
+class SanctionsUnderTest:
     """One in-process sanctions service with its real database and the shared broker."""
 
     def __init__(self, app: Any, client: Any, credentials: list[dict[str, Any]]) -> None:
