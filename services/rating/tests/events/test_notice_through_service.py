@@ -40,6 +40,9 @@ OCCURRED = TODAY - timedelta(days=90)
 PENALTY_ON = TODAY - timedelta(days=40)
 JUDGMENT_ON = TODAY - timedelta(days=35)
 
+# A general (12-month) record decided on this day has today as its last day of publicity.
+LAST_DAY_PENALTY_ON = date(TODAY.year - 1, TODAY.month, min(TODAY.day, calendar.monthrange(TODAY.year - 1, TODAY.month)[1]))
+
 PENALTY = {"kind": "administrative_penalty", "document_no": "大市监罚〔2020〕101号", "authority": "大连市市场监督管理局",
            "decided_on": PENALTY_ON.isoformat()}
 JUDGMENT = {"kind": "judicial_judgment", "document_no": "（2020）辽0202刑初88号", "authority": "大连市中山区人民法院",
@@ -252,11 +255,35 @@ CASES: list[Case] = [
     red("二(一)3+二(五)-dishonest-citizen-volunteering-red-without-incentives", "G3", ISOLATION_BREAKER, suppressed_all=True),
     dishonest("二(三)2-gathering-host-listed-dishonest-first", "E2", GATHERING_HOST, PENALTY, "general"),
     key_warning("一.2+二(五)-dishonest-enterprise-still-gets-the-warning-and-credit-record", "W2", GATHERING_HOST),
+    # Listed, then ended (ENDINGS below): withdrawn (penalty revoked), repaired (三(一)), expired (period over).
+    dishonest("二(三)7-gouging-listed-then-penalty-revoked-withdrawn", "E7", enterprise("撤销处罚"), PENALTY, "general"),
+    dishonest("二(三)7-gouging-listed-then-repaired", "E7", enterprise("信用修复"), PENALTY, "general"),
+    dishonest("二(三)7-gouging-listed-on-the-last-day-of-publicity-then-expired", "E7", enterprise("公示届满"),
+              {**PENALTY, "decided_on": LAST_DAY_PENALTY_ON.isoformat()}, "general",
+              occurred_on=LAST_DAY_PENALTY_ON - timedelta(days=30)),
     # A penalty whose publicity period ended before the report arrived: kept as history, never published.
     dishonest("二(三)7-2020-penalty-whose-publicity-already-ended-is-history-only", "E7", enterprise(),
               {**PENALTY, "decided_on": "2020-03-10"}, "general", occurred_on=date(2020, 3, 1), state="expired",
               published=False),
 ]
+
+
+# What has ended leaves public view (停止公示、停止共享; DESIGN §7): how each of these cases ends after listing.
+ENDINGS = {
+    "二(三)7-gouging-listed-then-penalty-revoked-withdrawn": "withdrawn",
+    "二(三)7-gouging-listed-then-repaired": "repaired",
+    "二(三)7-gouging-listed-on-the-last-day-of-publicity-then-expired": "expired",
+}
+
+
+@dataclass
+class PublicView:
+    """What anyone without a credential gets about an enterprise: subject API, free report (JSON, PDF), lists."""
+
+    subject: dict[str, Any]
+    report: dict[str, Any]
+    list_hits: list[dict[str, Any]]
+    pdf_summary: dict[str, Any] | None = None
 
 
 @dataclass
@@ -268,6 +295,44 @@ class Observed:
     subject_api: dict[str, Any]
     public_hits: list[dict[str, Any]]
     audit: list[dict[str, Any]]
+    public: PublicView | None = None  # enterprises only: a citizen's file needs a credential
+    ended_record: dict[str, Any] | None = None  # ENDINGS: the record after it ended, as stored and as admin sees it
+    ended_admin_api: dict[str, Any] | None = None
+    ended_public: PublicView | None = None
+
+
+async def _public_view(client: httpx.AsyncClient, case: Case, *, pdf: bool = False) -> PublicView:
+    url = f"/v1/subjects/{case.subject.type}/{case.subject.id}"
+    hits = []
+    for list_key in ("key_warning", "red", "dishonest"):
+        hits += (await client.get(f"/v1/public/lists/{list_key}", params={"q": case.subject.id, "limit": 100})).json()["items"]
+    summary = None
+    if pdf:
+        response = await client.get(f"{url}/report.pdf")
+        assert response.status_code == 200 and response.content.startswith(b"%PDF")
+        summary = (await client.get(f"/v1/public/credit-reports/{response.headers['X-Verification-Id']}")).json()["summary"]
+    return PublicView(subject=(await client.get(url)).json(), report=(await client.get(f"{url}/report")).json(),
+                      list_hits=hits, pdf_summary=summary)
+
+
+async def _end(runtime: Any, kit: Any, case: Case, how: str, report_id: str, record_id: str) -> None:
+    """End a listed record the way it ends in production: ingest's withdrawal, repair's decision, the expiry pass."""
+    from jointcredit_common.events.envelope import CloudEvent
+    from jointcredit_common.events.schemas import ReportWithdrawn
+    from rating_service.records.service import expire_due_records
+
+    key = f"enterprise:{case.subject.id}"
+    if how == "withdrawn":
+        withdrawn = ReportWithdrawn(report_id=report_id, department=case.department, subject_key=key,
+                                    reason="行政处罚决定经行政复议被撤销", withdrawn_at=datetime.now(UTC))
+        await kit.publish(runtime.settings.kafka_bootstrap_servers, runtime.topic("reports"), [CloudEvent(
+            type=ReportWithdrawn.type_name(), source="/jointcredit/ingest", subject=key, key=key, data=withdrawn.to_data())])
+    elif how == "repaired":
+        await kit.publish(runtime.settings.kafka_bootstrap_servers, runtime.topic("repairs"),
+                          [kit.repair_event([record_id], key=key)])
+    else:  # its last day of publicity was today: tomorrow's pass ends it (and only it: no other case ends today)
+        assert await expire_due_records(runtime.sessionmaker, outbox=runtime.outbox, today=TODAY + timedelta(days=1)) == 1
+    await kit.wait_record(runtime, report_id, state=how)
 
 
 async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str) -> dict[str, Observed]:
@@ -327,7 +392,19 @@ async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str) 
                     subject_api=subject_api,
                     public_hits=[i for i in public.json()["items"] if r_row and i["record_id"] == str(r_row["id"])],
                     audit=[dict(a) for a in audit],
+                    public=await _public_view(client, case) if case.subject.type == "enterprise" else None,
                 )
+            # Then the ENDINGS cases end, and the public is looked at again (PDF report included).
+            for case in CASES:
+                if case.id not in ENDINGS:
+                    continue
+                seen = observed[case.id]
+                assert seen.record is not None and seen.record["state"] == "active"
+                await _end(runtime, kit, case, ENDINGS[case.id], report_ids[case.id], str(seen.record["id"]))
+                seen.ended_record = await kit.wait_record(runtime, report_ids[case.id])
+                seen.ended_admin_api = (await client.get(f"/v1/subjects/enterprise/{case.subject.id}",
+                                                         headers=kit.auth(admin_token))).json()
+                seen.ended_public = await _public_view(client, case, pdf=True)
             return observed
 
 
@@ -395,6 +472,10 @@ def test_notice_case(notice_run: dict[str, Observed], case: Case) -> None:
         assert case.subject.id not in str(api) and case.subject.name not in str(api)
         assert api["subject"]["id"].count("*") == 10 and "*" in api["subject"]["name"]
 
+    if seen.public is not None:  # an enterprise: what anyone sees without a credential
+        _assert_public_shows(seen.public, seen.record, classified["report_id"],
+                             shown=seen.record is None or seen.record["state"] in ("active", "disputed"))
+
     if case.list is None:
         assert seen.record is None, "an unlisted outcome must not create a credit record"
         assert classified["record_id"] is None and seen.listed_events == []
@@ -436,3 +517,43 @@ def test_notice_case(notice_run: dict[str, Observed], case: Case) -> None:
         assert hit["subject"]["name"] != case.subject.name and "*" in hit["subject"]["name"]
     else:
         assert hit["subject"] == {"type": "enterprise", "id": case.subject.id, "name": case.subject.name}
+
+
+def _assert_public_shows(public: PublicView, record: dict[str, Any] | None, report_id: str, *, shown: bool) -> None:
+    """A live record (or a decision without one) is public; of anything ended the public sees nothing at all."""
+    record_id = str(record["id"]) if record else None
+    public_records = [r["id"] for r in public.subject["records"]]
+    public_reports = [d["report_id"] for d in public.subject["classifications"]]
+    if shown:
+        assert report_id in public_reports
+        if record_id:
+            assert record_id in public_records and record_id in public.report["record_ids"]
+        return
+    assert record_id not in public_records and report_id not in public_reports, public.subject
+    assert record_id not in public.report["record_ids"] and record_id not in str(public.subject)
+    assert [h for h in public.list_hits if h["record_id"] == record_id] == []
+    if record and record["evidence"]:  # nor the penalty it rested on
+        assert record["evidence"]["document_no"] not in str(public.subject) + str(public.report)
+
+
+@pytest.mark.parametrize("case_id", list(ENDINGS), ids=list(ENDINGS))
+def test_what_has_ended_leaves_public_view_and_stays_in_the_credit_office_file(
+    notice_run: dict[str, Observed], case_id: str
+) -> None:
+    seen = notice_run[case_id]
+    assert seen.public is not None and seen.ended_public is not None and seen.ended_record is not None
+    # Before it ended: public on every channel.
+    record_id = str(seen.record["id"])
+    assert record_id in seen.public.report["record_ids"] and [h["record_id"] for h in seen.public.list_hits] == [record_id]
+    # After: nothing of it in the subject API, the free report (JSON and PDF) or the lists.
+    assert seen.ended_record["state"] == ENDINGS[case_id]
+    public = seen.ended_public
+    _assert_public_shows(public, seen.ended_record, str(seen.ended_record["report_id"]), shown=False)
+    assert public.subject["records"] == [] and public.subject["lists"] == [] and public.subject["classifications"] == []
+    assert public.report["records"] == [] and public.report["lists"] == [] and public.report["measures"] == []
+    assert public.report["repairs"] == []
+    assert public.pdf_summary == {"subject": public.pdf_summary["subject"], "records": 0, "lists": [], "measures": []}
+    # 依规保存: the credit office still reads it, with how and why it ended.
+    (kept,) = [r for r in seen.ended_admin_api["records"] if r["id"] == record_id]
+    assert kept["state"] == ENDINGS[case_id] and kept["end_reason"] and kept["evidence"]["document_no"]
+    assert seen.ended_admin_api["lists"] == []

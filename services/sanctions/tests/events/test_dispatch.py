@@ -78,6 +78,12 @@ async def test_price_gouging_with_penalty_sends_each_punishment_to_its_agency_on
             states = (await session.execute(select(measures.c.state).where(measures.c.subject_key == subject.key))).scalars().all()
         assert sorted(states) == ["lifted"] * len(routes)
 
+        # What has ended is no longer shared (停止共享): the pull feed stops carrying the issued event (subject, basis,
+        # penalty number) and keeps only the lifting, which tells an agency that has not read it yet to stop.
+        feed = (await h.client.get("/v1/agencies/airlines/measures", headers=h.auth("agency", "airlines"))).json()
+        assert [(item["type"], item["data"]["measure"]) for item in feed["items"]] == [(LIFTED, "P2")]
+        assert "basis" not in feed["items"][0]["data"] and feed["items"][0]["id"] != issued_ids[("airlines", "P2")]
+
 
 async def test_key_warning_sends_the_warning_notice_and_the_credit_record_push(sanctions):
     subject = enterprise(502)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +15,7 @@ from jointcredit_common.pii import InvalidIdentifier
 from jointcredit_common.service import ServiceRuntime
 from jointcredit_common.subjects import subject_key_of
 from rating_service.records.models import classifications, credit_records, subjects
+from rating_service.records.service import LIVE_STATES
 
 router = APIRouter(tags=["subjects"])
 PUBLIC = Principal(role="public", principal="anonymous")
@@ -50,10 +52,17 @@ async def requester(request: Request, subject_type: str, creds: HTTPAuthorizatio
     return PUBLIC
 
 
+def shows_record(principal: Principal, record: Mapping[str, Any]) -> bool:
+    """What has ended (withdrawn, repaired, expired, or history when reported) is no longer public nor shared: it
+    stays, 依规保存, in the file the credit office (admin) and the department that reported it read (DESIGN §7)."""
+    return (record["state"] in LIVE_STATES or principal.is_admin
+            or (principal.role == "department" and principal.principal == record["department"]))
+
+
 # What the subject view shows of each record; not the pre-listing notice (kilobytes of TOASTed JSON each).
 SUBJECT_RECORD_COLUMNS = [credit_records.c[name] for name in (
-    "id", "report_id", "list", "behavior", "clause_codes", "tier", "state", "publicity_starts_on", "publicity_ends_on",
-    "measures", "suppressed_measures", "reason_zh", "evidence", "ended_at", "end_reason")]
+    "id", "report_id", "department", "list", "behavior", "clause_codes", "tier", "state", "publicity_starts_on",
+    "publicity_ends_on", "measures", "suppressed_measures", "reason_zh", "evidence", "ended_at", "end_reason")]
 
 
 @router.get("/v1/subjects/{subject_type}/{subject_id}", summary="A subject's records, lists and publicity dates")
@@ -62,7 +71,7 @@ async def get_subject(
 ) -> dict[str, Any]:
     runtime: ServiceRuntime = request.app.state.runtime
     key = _subject_key(runtime, subject_type, subject_id)
-    await requester(request, subject_type, creds)
+    principal = await requester(request, subject_type, creds)
     async with runtime.sessionmaker() as session:
         subject = (await session.execute(select(subjects).where(subjects.c.key == key))).mappings().first()
         if subject is None:
@@ -72,10 +81,12 @@ async def get_subject(
             .order_by(credit_records.c.created_at, credit_records.c.id)
         )).mappings().all()
         decided = (await session.execute(
-            select(classifications.c.report_id, classifications.c.outcome, classifications.c.clause_codes,
-                   classifications.c.decided_at).where(classifications.c.subject_key == key)
+            select(classifications.c.report_id, classifications.c.record_id, classifications.c.outcome,
+                   classifications.c.clause_codes, classifications.c.decided_at).where(classifications.c.subject_key == key)
         )).mappings().all()
-    live = [r for r in records if r["state"] in ("active", "disputed")]
+    hidden = {r["id"] for r in records if not shows_record(principal, r)}
+    records = [r for r in records if r["id"] not in hidden]
+    live = [r for r in records if r["state"] in LIVE_STATES]
     return {
         "subject": {"type": subject["type"], "key": key, "id": subject["display_id"], "name": subject["display_name"]},
         "lists": sorted({r["list"] for r in live}),
@@ -87,5 +98,10 @@ async def get_subject(
              "evidence": r["evidence"], "ended_at": r["ended_at"], "end_reason": r["end_reason"]}
             for r in records
         ],
-        "classifications": [dict(d) | {"report_id": str(d["report_id"])} for d in decided],
+        # The decision on a report whose record is not shown is not shown either (nothing of it).
+        "classifications": [
+            {"report_id": str(d["report_id"]), "outcome": d["outcome"], "clause_codes": d["clause_codes"],
+             "decided_at": d["decided_at"]}
+            for d in decided if d["record_id"] not in hidden
+        ],
     }

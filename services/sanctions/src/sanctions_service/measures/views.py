@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from jointcredit_common.auth import Principal, record_audit, require_role
 from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
+from jointcredit_common.events.schemas import MeasureLifted
 from jointcredit_common.events.schemas_sanctions import FeedbackResult, MeasureFeedbackRecorded
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.tables import MAX_BIGINT
@@ -68,13 +69,19 @@ async def agency_feed(
     since: int = Query(0, ge=0, le=MAX_BIGINT, description="cursor: the `next` of the previous page (0 = from the beginning)"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    """The same events, with the same CloudEvents ids, as the agency's Kafka topic and webhooks."""
+    """The same events, with the same CloudEvents ids, as the agency's Kafka topic and webhooks — except what has
+    ended: once a measure is lifted (its record withdrawn, repaired or expired), the feed stops carrying its earlier
+    events (issued, suspended, resumed: the subject, the basis, the evidence) and keeps only ``measure.lifted.v1``,
+    which an agency that has not read it yet needs to stop applying the measure (停止共享, DESIGN §7)."""
     ensure_agency_access(principal, agency)
     known_agency(agency)
+    lifted = select(measures.c.id).where(measures.c.id == measure_events.c.measure_id, measures.c.state == "lifted")
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(
-            select(measure_events).where(measure_events.c.agency == agency, measure_events.c.seq > since)
-            .order_by(measure_events.c.seq).limit(limit)
+            select(measure_events).where(
+                measure_events.c.agency == agency, measure_events.c.seq > since,
+                or_(measure_events.c.type == MeasureLifted.type_name(), ~lifted.exists()),
+            ).order_by(measure_events.c.seq).limit(limit)
         )).mappings().all()
     return {
         "items": [
