@@ -76,7 +76,7 @@ async def build_credit_report(
         code, clause = _codes(catalog, list(row["clause_codes"]))
         records.append(ReportRecord(
             code=code, clause=clause, behaviour_zh=catalog.behavior(row["behavior"]).text_zh.rstrip("；;。"),
-            outcome=row["list"], list=row["list"], tier=row["tier"], state=row["state"], occurred_on=row["occurred_on"],
+            outcome="history" if row["state"] == "history" else row["list"], list=row["list"], tier=row["tier"], state=row["state"], occurred_on=row["occurred_on"],
             publicity_start=row["publicity_starts_on"], publicity_end=row["publicity_ends_on"],
             evidence=_evidence(row["evidence"]),
         ))
