@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,8 +24,18 @@ catalog_router = APIRouter(tags=["catalog"])
 
 
 @catalog_router.get("/v1/catalog", summary="The policy catalog in force (大信办字〔2020〕4号 as data)")
-async def get_catalog() -> dict[str, Any]:
-    return load_catalog().model_dump(mode="json")
+async def get_catalog(request: Request) -> dict[str, Any]:
+    """The catalog as the service applies it: ``validity.ends_on`` is the end of the emergency response in force (the
+    setting, else the catalog's), and ``validity.emergency_response`` says where it comes from."""
+    settings = request.app.state.runtime.settings
+    catalog = load_catalog().with_overrides(emergency_ends_on=settings.emergency_end_date)
+    body = catalog.model_dump(mode="json")
+    body["validity"]["emergency_response"] = {
+        "setting": settings.emergency_ends_on.isoformat() if isinstance(settings.emergency_ends_on, date)
+        else settings.emergency_ends_on,  # "not_ended", or None: not set (refused in production)
+        "ended": catalog.validity.ends_on is not None,
+    }
+    return body
 
 
 def _subject_key(runtime: ServiceRuntime, subject_type: str, subject_id: str) -> str:
