@@ -43,8 +43,12 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def measure_view(row: Any) -> dict[str, Any]:
+def measure_view(row: Any, principal: Principal | None = None) -> dict[str, Any]:
+    """One measure. An agency reading a lifted one gets what it needs to close it (ids, state, when, why) but no
+    longer whom and on what basis (停止共享, DESIGN §7); the credit office (admin) keeps the whole record."""
     payload = row["payload"]
+    if row["state"] == "lifted" and principal is not None and not principal.is_admin:
+        payload = {}
     overdue = (
         row["state"] in ("in_force", "suspended") and row["feedback_at"] is None
         and row["feedback_due_at"] is not None and row["feedback_due_at"] < datetime.now(UTC)
@@ -59,7 +63,7 @@ def measure_view(row: Any) -> dict[str, Any]:
         "feedback": {"due_at": _iso(row["feedback_due_at"]), "result": row["feedback_result"],
                      "received_at": _iso(row["feedback_at"]), "overdue": overdue},
         "reporting_department": row.get("reporting_department"),
-        **({"notice": row.get("notice")} if row["kind"] == "notice" else {}),
+        **({"notice": row.get("notice") if payload else None} if row["kind"] == "notice" else {}),
     }
 
 
@@ -121,7 +125,7 @@ async def list_measures(
         query = query.where(measures.c.feedback_at.is_not(None))
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(query.order_by(measures.c.seq).limit(limit))).mappings().all()
-    return {"items": [measure_view(r) for r in rows], "next": rows[-1]["seq"] if rows else after}
+    return {"items": [measure_view(r, principal) for r in rows], "next": rows[-1]["seq"] if rows else after}
 
 
 async def _load_measure(runtime: RuntimeDep, measure_id: str, principal: Any) -> Any:
@@ -144,7 +148,7 @@ async def get_measure(runtime: RuntimeDep, measure_id: str, principal: AgencyOrA
         history = (await session.execute(
             select(measure_feedback).where(measure_feedback.c.measure_id == row["id"]).order_by(measure_feedback.c.received_at)
         )).mappings().all()
-    return {**measure_view(row), "feedback_history": [_feedback_view(f) for f in history]}
+    return {**measure_view(row, principal), "feedback_history": [_feedback_view(f) for f in history]}
 
 
 class FeedbackIn(BaseModel):
