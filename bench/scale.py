@@ -242,14 +242,16 @@ class _Template:
     catalog: str
 
 
-def _facts(subject_type: str, report: _Report, *, as_of: date, decided_on: date | None, document_no: str | None):  # noqa: ANN202
+def _facts(subject_type: str, report: _Report, *, as_of: date, decided_on: date | None, document_no: str | None,
+           occurred_on: date | None = None):  # noqa: ANN202
     from rating_service.classification import EvidenceFacts, ExemptionFacts, ReportFacts
 
     evidence = dict(report.evidence)
     if evidence["kind"] != "none":
         evidence |= {"decided_on": decided_on, "document_no": document_no}
-    return ReportFacts(subject_type=subject_type, behavior=report.behavior, occurred_on=report.occurred_on if decided_on is None
-                       else min(report.occurred_on, decided_on), evidence=EvidenceFacts(**evidence),
+    occurred_on = occurred_on or report.occurred_on
+    return ReportFacts(subject_type=subject_type, behavior=report.behavior, occurred_on=occurred_on if decided_on is None
+                       else min(occurred_on, decided_on), evidence=EvidenceFacts(**evidence),
                        exemption=ExemptionFacts(**report.exemption) if report.exemption else None)
 
 
@@ -283,11 +285,13 @@ class _Decisions:
                tuple(sorted((report.exemption or {}).items())), suppress)
         template = self.templates.get(key)
         if template is None:
+            # Without evidence a listing's period runs from the conduct (key warning, red): the placeholder day.
             template = self.templates[key] = _as_template(self._classify(
                 subject_type, report, suppress, as_of=PLACEHOLDER_DAY,
                 decided_on=PLACEHOLDER_DAY if evidence["kind"] != "none" else None,
-                document_no=PLACEHOLDER_DOC if evidence["kind"] != "none" else None))
-        starts = evidence.get("decided_on") or report.as_of
+                document_no=PLACEHOLDER_DOC if evidence["kind"] != "none" else None,
+                occurred_on=PLACEHOLDER_DAY if evidence["kind"] == "none" else None))
+        starts = evidence.get("decided_on") or report.occurred_on
         filled = self._fill(template, starts, evidence.get("document_no"))
         if rng.random() < VERIFY_SHARE:
             real = _as_template(self._classify(subject_type, report, suppress, as_of=report.as_of,
@@ -299,8 +303,9 @@ class _Decisions:
         return template, filled
 
     def _classify(self, subject_type: str, report: _Report, suppress: bool, *, as_of: date, decided_on: date | None,
-                  document_no: str | None) -> Any:
-        facts = _facts(subject_type, report, as_of=as_of, decided_on=decided_on, document_no=document_no)
+                  document_no: str | None, occurred_on: date | None = None) -> Any:
+        facts = _facts(subject_type, report, as_of=as_of, decided_on=decided_on, document_no=document_no,
+                       occurred_on=occurred_on)
         return self.classify(facts, self.catalog, as_of=as_of, emergency_ends_on=None,
                              subject_has_active_dishonest_record=suppress)
 
@@ -386,7 +391,7 @@ def generate_chunk(start: int, stop: int, seed: int, today: date, now: datetime,
             expires_at = datetime(ends_on.year, ends_on.month, ends_on.day, 0, 1, tzinfo=SHANGHAI).astimezone(UTC) + timedelta(1)
             roll = rng.random()
             if ends_on < report.as_of:
-                record |= {"state": "expired", "ended_at": decided_at, "end_reason": endings.expired_before_listing}
+                record |= {"state": "history", "ended_at": decided_at, "end_reason": endings.expired_before_listing}
             elif template.list == "dishonest" and roll < 0.05:
                 ended = decided_at + timedelta(days=rng.randrange(30, 240))
                 if ended < min(expires_at, now):

@@ -325,8 +325,23 @@ def test_app_services_run_in_production_with_the_shared_settings() -> None:
             # Never a literal: required from deploy/.env.
             assert env[key] == f"${{{key}:?set {key} in deploy/.env}}", key
     assert services["sanctions"]["environment"]["SANCTIONS_WEBHOOK_SIGNING_REQUIRED"] == "true"
-    # Optional: passed through when set in .env, absent otherwise (an empty date would not parse).
-    assert services["rating"]["environment"]["RATING_EMERGENCY_ENDS_ON"] is None
+    # Required, the city's decision (a date or not_ended): compose refuses to run without it (issue 13 item 3).
+    assert services["rating"]["environment"]["RATING_EMERGENCY_ENDS_ON"].startswith("${RATING_EMERGENCY_ENDS_ON:?")
+
+
+def test_the_end_of_the_emergency_response_is_a_placeholder_the_city_must_replace() -> None:
+    """Neither deploy file decides for the city: both ship a placeholder that rating refuses to start with."""
+    from pydantic import ValidationError
+    from rating_service.settings import RatingSettings
+
+    configmap = k8s_object("ConfigMap", CONFIGMAP)["data"]["RATING_EMERGENCY_ENDS_ON"]
+    example = env_file_values(ENV_EXAMPLE)["RATING_EMERGENCY_ENDS_ON"]
+    for value in (configmap, example):
+        assert "REPLACE_ME" in value and "not_ended" in value, value
+        with pytest.raises(ValidationError):
+            RatingSettings(database_url="postgresql+asyncpg://rating@db/rating", emergency_ends_on=value)
+    for text in (DEPLOY / "k8s" / "config.yaml", ENV_EXAMPLE, COMPOSE_FILE):
+        assert "set by the city" in text.read_text(encoding="utf-8"), text
 
 
 def test_app_service_containers_are_hardened() -> None:

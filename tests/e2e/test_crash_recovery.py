@@ -13,6 +13,7 @@ import asyncio
 import signal
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -23,6 +24,9 @@ from jointcredit_common.db import asyncpg_dsn
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
 
+# Recent conduct: key warning and red periods run from the conduct (issue 13 item 2); a 2020 act reported now is history.
+RECENT_CONDUCT = ((datetime.now(UTC) + timedelta(hours=8)).date() - timedelta(days=10)).isoformat()
+
 pytestmark = [pytest.mark.e2e, pytest.mark.crash]
 REPORTS = 12
 
@@ -31,7 +35,7 @@ def w1_report(n: int) -> dict:
     return {
         "subject": {"type": "enterprise", "id": uscc(7000 + n), "name": f"大连第{n}机械厂"},
         "behavior": "W1",
-        "occurred_on": "2020-03-02",
+        "occurred_on": RECENT_CONDUCT,
         "evidence": {"kind": "none"},
     }
 

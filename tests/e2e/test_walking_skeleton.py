@@ -8,6 +8,7 @@ the outcome at GET /v1/reports/{id}.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,6 +16,9 @@ import pytest
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
+
+# Recent conduct: key warning and red periods run from the conduct (issue 13 item 2); a 2020 act reported now is history.
+RECENT_CONDUCT = ((datetime.now(UTC) + timedelta(hours=8)).date() - timedelta(days=10)).isoformat()
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +41,7 @@ async def test_resumption_violation_without_penalty_reaches_the_agencies_as_key_
     report = {
         "subject": {"type": "enterprise", "id": enterprise, "name": "大连某某机械制造有限公司"},
         "behavior": "W1",
-        "occurred_on": "2020-03-02",
+        "occurred_on": RECENT_CONDUCT,
         "description": "未严格履行复工复产规定",
         "evidence": {"kind": "none"},
     }

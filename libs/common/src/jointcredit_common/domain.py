@@ -11,7 +11,10 @@ from typing import Literal
 SubjectType = Literal["enterprise", "citizen"]
 ListName = Literal["key_warning", "red", "dishonest"]  # 重点关注名单 · 红名单 · 失信名单
 # What a report led to (GET /v1/reports/{id} → outcome; report.classified.v1).
-Outcome = Literal["key_warning", "red", "dishonest", "exempted", "not_exempted", "evidence_required", "out_of_scope"]
+# history: the report would list, but its period was over when reported or the notice had ended (no listing).
+Outcome = Literal[
+    "key_warning", "red", "dishonest", "history", "exempted", "not_exempted", "evidence_required", "out_of_scope"]
 SeverityTier = Literal["minor", "general", "serious"]
 MeasureKind = Literal["incentive", "punishment", "notice", "financing", "service"]
-RecordState = Literal["active", "disputed", "repaired", "withdrawn", "expired"]
+# history: kept (依规保存), never listed nor published; its subject may still object to it.
+RecordState = Literal["active", "disputed", "repaired", "withdrawn", "expired", "history"]

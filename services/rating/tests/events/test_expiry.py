@@ -17,7 +17,7 @@ TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
 
 
 @pytest.mark.consumers
-async def test_background_loop_expires_a_record_past_its_publicity_and_announces_it(rating_app, kit):
+async def test_background_loop_expires_a_record_past_its_publicity_and_announces_it(rating_app, kit, tokens):
     from rating_service.records.models import credit_records
 
     shop = kit.Subject("enterprise", uscc(860_001), "大连到期测试有限公司")
@@ -38,8 +38,11 @@ async def test_background_loop_expires_a_record_past_its_publicity_and_announces
         expired = await kit.wait_record(runtime, event.data["report_id"], state="expired", timeout=15)
         assert expired["ended_at"] is not None and "公示期届满" in expired["end_reason"]
         assert (await client.get("/v1/public/lists/key_warning", params={"q": shop.id})).json()["items"] == []
+        # Off public view altogether (停止公示); the credit office's file keeps it (依规保存).
         subject = (await client.get(f"/v1/subjects/enterprise/{shop.id}")).json()
-        assert subject["lists"] == [] and subject["records"][0]["state"] == "expired"
+        assert subject["lists"] == [] and subject["records"] == [] and subject["classifications"] == []
+        kept = (await client.get(f"/v1/subjects/enterprise/{shop.id}", headers=kit.auth(tokens("admin")))).json()
+        assert kept["lists"] == [] and kept["records"][0]["state"] == "expired"
 
         events = await read_topic(bootstrap, runtime.topic("ratings"), timeout=30, settle=2.0,
                                   until=lambda evs: any(e.type.endswith("record.expired.v1") for e in evs))

@@ -35,10 +35,17 @@ from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
 
 TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
-EMERGENCY_ENDS = TODAY - timedelta(days=30)  # the configured end of the emergency response (setting)
+# The configured end of the emergency response (setting): today, the last day reports still list. (Was today - 30
+# days; after the end nothing new is listed — "应急响应结束后终止", issue 13 item 2 — so the late reports have a
+# run of their own, LATE_CASES, with the response ended EMERGENCY_ENDED.)
+EMERGENCY_ENDS = TODAY
+EMERGENCY_ENDED = TODAY - timedelta(days=30)
 OCCURRED = TODAY - timedelta(days=90)
 PENALTY_ON = TODAY - timedelta(days=40)
 JUDGMENT_ON = TODAY - timedelta(days=35)
+
+# A general (12-month) record decided on this day has today as its last day of publicity.
+LAST_DAY_PENALTY_ON = date(TODAY.year - 1, TODAY.month, min(TODAY.day, calendar.monthrange(TODAY.year - 1, TODAY.month)[1]))
 
 PENALTY = {"kind": "administrative_penalty", "document_no": "大市监罚〔2020〕101号", "authority": "大连市市场监督管理局",
            "decided_on": PENALTY_ON.isoformat()}
@@ -112,17 +119,29 @@ class Case:
     published: bool = False  # subject.listed emitted and on the public list
 
 
+# Key warning and red periods run from the conduct (one rule for late reports, issue 13 item 2), as the dishonest
+# list's runs from the decision. (They ran from the classification day before.)
 def key_warning(case_id: str, code: str, subject: Subject | None = None, **kw: Any) -> Case:
+    occurred = kw.get("occurred_on", OCCURRED)
     return Case(case_id, subject or enterprise(), code, "key_warning", [code], list="key_warning", measures=WARNING,
-                starts=TODAY, ends=add_months(TODAY, 6), state="active", published=True, **kw)
+                starts=occurred, ends=add_months(occurred, 6), state="active", published=True, **kw)
 
 
 def red(case_id: str, code: str, subject: Subject, *, suppressed_all: bool = False, **kw: Any) -> Case:
     incentives = ENTERPRISE_INCENTIVES if subject.type == "enterprise" else CITIZEN_INCENTIVES
+    occurred = kw.get("occurred_on", OCCURRED)
     return Case(case_id, subject, code, "red", [code], list="red",
                 measures=set() if suppressed_all else incentives, suppressed=incentives if suppressed_all else set(),
-                starts=kw.pop("starts", TODAY), ends=add_months(kw.pop("starts", TODAY), 12), state="active", published=True,
+                starts=occurred, ends=add_months(occurred, 12), state="active", published=True,
                 department="health_commission", **kw)
+
+
+def history(case_id: str, code: str, subject: Subject, list_key: str, *, starts: date, months: int,
+            clauses: list[str] | None = None, **kw: Any) -> Case:
+    """Too late to list (period over when reported, or reported after the response ended): kept, never published,
+    no measures; the department reads 仅作历史记录保存，未列入…"""
+    return Case(case_id, subject, code, "history", clauses or [code], list=list_key, starts=starts,
+                ends=add_months(starts, months), state="history", published=False, **kw)
 
 
 def dishonest(case_id: str, code: str, subject: Subject, evidence: dict[str, Any], tier: str, *,
@@ -242,9 +261,12 @@ CASES: list[Case] = [
               occurred_on=date(2020, 2, 20)),
     undecided("validity-act-after-the-emergency-response-ended-out-of-scope", "E7", enterprise(), "out_of_scope",
               occurred_on=EMERGENCY_ENDS + timedelta(days=1), evidence=PENALTY),
-    key_warning("validity-act-on-the-day-of-issue-in-scope-key-warning", "W2", occurred_on=date(2020, 2, 21)),
-    dishonest("validity-act-on-the-last-day-of-the-response-in-scope-dishonest", "C5", citizen(), POLICE, "minor",
-              occurred_on=EMERGENCY_ENDS - timedelta(days=20)),
+    # In scope, but its warning period (from the conduct) ended in 2020: history (was a key warning dated today).
+    history("validity-act-on-the-day-of-issue-in-scope-kept-as-history", "W2", enterprise(), "key_warning",
+            starts=date(2020, 2, 21), months=6, occurred_on=date(2020, 2, 21)),
+    # Act, penalty and report on the last day of the response: still listed (the boundary day itself, not day - 20).
+    dishonest("validity-act-on-the-last-day-of-the-response-in-scope-dishonest", "C5", citizen(),
+              {**POLICE, "decided_on": EMERGENCY_ENDS.isoformat()}, "minor", occurred_on=EMERGENCY_ENDS),
     # "守信激励、失信惩戒": a subject with an active dishonest record gets no incentives (red list without measures).
     dishonest("二(三)7-gouger-listed-dishonest-first", "E7", GOUGER, PENALTY, "general"),
     red("二(一)4+二(五)-dishonest-gouger-switching-production-red-without-incentives", "G4", GOUGER, suppressed_all=True),
@@ -252,11 +274,59 @@ CASES: list[Case] = [
     red("二(一)3+二(五)-dishonest-citizen-volunteering-red-without-incentives", "G3", ISOLATION_BREAKER, suppressed_all=True),
     dishonest("二(三)2-gathering-host-listed-dishonest-first", "E2", GATHERING_HOST, PENALTY, "general"),
     key_warning("一.2+二(五)-dishonest-enterprise-still-gets-the-warning-and-credit-record", "W2", GATHERING_HOST),
-    # A penalty whose publicity period ended before the report arrived: kept as history, never published.
-    dishonest("二(三)7-2020-penalty-whose-publicity-already-ended-is-history-only", "E7", enterprise(),
-              {**PENALTY, "decided_on": "2020-03-10"}, "general", occurred_on=date(2020, 3, 1), state="expired",
-              published=False),
+    # Listed, then ended (ENDINGS below): withdrawn (penalty revoked), repaired (三(一)), expired (period over).
+    dishonest("二(三)7-gouging-listed-then-penalty-revoked-withdrawn", "E7", enterprise("撤销处罚"), PENALTY, "general"),
+    dishonest("二(三)7-gouging-listed-then-repaired", "E7", enterprise("信用修复"), PENALTY, "general"),
+    dishonest("二(三)7-gouging-listed-on-the-last-day-of-publicity-then-expired", "E7", enterprise("公示届满"),
+              {**PENALTY, "decided_on": LAST_DAY_PENALTY_ON.isoformat()}, "general",
+              occurred_on=LAST_DAY_PENALTY_ON - timedelta(days=30)),
+    # A penalty whose publicity period ended before the report arrived: kept as history, never published, no measures
+    # (outcome history, state history: was outcome dishonest, state expired, measures recorded — the department was
+    # told "列入失信名单" of a listing that never happened).
+    history("二(三)7-2020-penalty-whose-publicity-already-ended-is-history-only", "E7", enterprise(), "dishonest",
+            starts=date(2020, 3, 10), months=12, evidence={**PENALTY, "decided_on": "2020-03-10"},
+            occurred_on=date(2020, 3, 1), tier="general"),
+    # The same rule for the other lists: a 2020 §一 violation, a 2020 donation reported now.
+    history("一.2-2020-health-monitoring-breach-reported-now-history-not-key-warning", "W2", enterprise(), "key_warning",
+            starts=date(2020, 3, 2), months=6, occurred_on=date(2020, 3, 2)),
+    history("二(一)5-2020-donation-reported-now-history-not-red", "G5", enterprise("二〇年捐赠"), "red",
+            starts=date(2020, 3, 2), months=12, occurred_on=date(2020, 3, 2), department="health_commission"),
 ]
+
+# Reported after the end of the emergency response (EMERGENCY_ENDED), about conduct inside the window: nothing new
+# is listed under the notice, on any list ("应急响应结束后终止"). One run of their own (the setting differs).
+LATE_CASES: list[Case] = [
+    history("三-late-W3-breach-inside-window-reported-after-response-ended-history", "W3", enterprise(), "key_warning",
+            starts=OCCURRED, months=6),
+    history("三-late-G2-front-line-work-inside-window-reported-after-response-ended-history", "G2", citizen("周一线"),
+            "red", starts=OCCURRED, months=12, department="health_commission"),
+    history("三-late-E7-gouging-penalised-inside-window-reported-after-response-ended-history", "E7",
+            enterprise("迟报哄抬"), "dishonest", starts=PENALTY_ON, months=12, evidence=PENALTY, tier="general"),
+    history("三-late-W1-breach-penalised-inside-window-reported-after-response-ended-history", "W1", enterprise(), "dishonest",
+            starts=PENALTY_ON, months=12, evidence=PENALTY, tier="general", clauses=["W1", "E9"]),
+    # Evidence still comes first: an unproven accusation is not "history", it is evidence_required.
+    undecided("三-late-E4-without-penalty-after-response-ended-evidence-required", "E4", enterprise(), "evidence_required"),
+]
+# The subject of a history record may still object to it (here entered by the credit office): 201, not published.
+OBJECTED_HISTORY = "三-late-E7-gouging-penalised-inside-window-reported-after-response-ended-history"
+
+
+# What has ended leaves public view (停止公示、停止共享; DESIGN §7): how each of these cases ends after listing.
+ENDINGS = {
+    "二(三)7-gouging-listed-then-penalty-revoked-withdrawn": "withdrawn",
+    "二(三)7-gouging-listed-then-repaired": "repaired",
+    "二(三)7-gouging-listed-on-the-last-day-of-publicity-then-expired": "expired",
+}
+
+
+@dataclass
+class PublicView:
+    """What anyone without a credential gets about an enterprise: subject API, free report (JSON, PDF), lists."""
+
+    subject: dict[str, Any]
+    report: dict[str, Any]
+    list_hits: list[dict[str, Any]]
+    pdf_summary: dict[str, Any] | None = None
 
 
 @dataclass
@@ -268,9 +338,48 @@ class Observed:
     subject_api: dict[str, Any]
     public_hits: list[dict[str, Any]]
     audit: list[dict[str, Any]]
+    public: PublicView | None = None  # enterprises only: a citizen's file needs a credential
+    ended_record: dict[str, Any] | None = None  # ENDINGS: the record after it ended, as stored and as admin sees it
+    ended_admin_api: dict[str, Any] | None = None
+    ended_public: PublicView | None = None
+    objection: dict[str, Any] | None = None  # OBJECTED_HISTORY: the answer, the record after it, the public view
 
 
-async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str) -> dict[str, Observed]:
+async def _public_view(client: httpx.AsyncClient, case: Case, *, pdf: bool = False) -> PublicView:
+    url = f"/v1/subjects/{case.subject.type}/{case.subject.id}"
+    hits = []
+    for list_key in ("key_warning", "red", "dishonest"):
+        hits += (await client.get(f"/v1/public/lists/{list_key}", params={"q": case.subject.id, "limit": 100})).json()["items"]
+    summary = None
+    if pdf:
+        response = await client.get(f"{url}/report.pdf")
+        assert response.status_code == 200 and response.content.startswith(b"%PDF")
+        summary = (await client.get(f"/v1/public/credit-reports/{response.headers['X-Verification-Id']}")).json()["summary"]
+    return PublicView(subject=(await client.get(url)).json(), report=(await client.get(f"{url}/report")).json(),
+                      list_hits=hits, pdf_summary=summary)
+
+
+async def _end(runtime: Any, kit: Any, case: Case, how: str, report_id: str, record_id: str) -> None:
+    """End a listed record the way it ends in production: ingest's withdrawal, repair's decision, the expiry pass."""
+    from jointcredit_common.events.envelope import CloudEvent
+    from jointcredit_common.events.schemas import ReportWithdrawn
+    from rating_service.records.service import expire_due_records
+
+    key = f"enterprise:{case.subject.id}"
+    if how == "withdrawn":
+        withdrawn = ReportWithdrawn(report_id=report_id, department=case.department, subject_key=key,
+                                    reason="行政处罚决定经行政复议被撤销", withdrawn_at=datetime.now(UTC))
+        await kit.publish(runtime.settings.kafka_bootstrap_servers, runtime.topic("reports"), [CloudEvent(
+            type=ReportWithdrawn.type_name(), source="/jointcredit/ingest", subject=key, key=key, data=withdrawn.to_data())])
+    elif how == "repaired":
+        await kit.publish(runtime.settings.kafka_bootstrap_servers, runtime.topic("repairs"),
+                          [kit.repair_event([record_id], key=key)])
+    else:  # its last day of publicity was today: tomorrow's pass ends it (and only it: no other case ends today)
+        assert await expire_due_records(runtime.sessionmaker, outbox=runtime.outbox, today=TODAY + timedelta(days=1)) == 1
+    await kit.wait_record(runtime, report_id, state=how)
+
+
+async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str, cases: list[Case]) -> dict[str, Observed]:
     from rating_service.main import create_app
     from rating_service.records.models import classifications, credit_records
     from rating_service.settings import RatingSettings
@@ -283,7 +392,7 @@ async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str) 
         runtime = app.state.runtime
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rating") as client:
             events, report_ids = [], {}
-            for case in CASES:
+            for case in cases:
                 event = kit.report_event(
                     kit.Subject(case.subject.type, case.subject.id, case.subject.name), case.behavior,
                     occurred_on=case.occurred_on, evidence=case.evidence, exemption=case.exemption, department=case.department,
@@ -306,7 +415,7 @@ async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str) 
                 until=lambda evs: ids <= {e.data.get("report_id") for e in evs if e.type.endswith("report.classified.v1")},
             )
             observed: dict[str, Observed] = {}
-            for case in CASES:
+            for case in cases:
                 report_id = report_ids[case.id]
                 async with runtime.sessionmaker() as session:
                     c_row = (await session.execute(select(classifications).where(
@@ -327,7 +436,26 @@ async def _run_all(settings_values: dict[str, Any], kit: Any, admin_token: str) 
                     subject_api=subject_api,
                     public_hits=[i for i in public.json()["items"] if r_row and i["record_id"] == str(r_row["id"])],
                     audit=[dict(a) for a in audit],
+                    public=await _public_view(client, case) if case.subject.type == "enterprise" else None,
                 )
+            # Then the ENDINGS cases end, and the public is looked at again (PDF report included).
+            for case in cases:
+                if case.id == OBJECTED_HISTORY:
+                    seen = observed[case.id]
+                    filed = await client.post(f"/v1/records/{seen.record['id']}/objections", headers=kit.auth(admin_token),
+                                              json={"grounds": "该处罚决定已被撤销"})
+                    seen.objection = {"status": filed.status_code, **filed.json(),
+                                      "record": await kit.wait_record(runtime, report_ids[case.id]),
+                                      "public": await _public_view(client, case)}
+                if case.id not in ENDINGS:
+                    continue
+                seen = observed[case.id]
+                assert seen.record is not None and seen.record["state"] == "active"
+                await _end(runtime, kit, case, ENDINGS[case.id], report_ids[case.id], str(seen.record["id"]))
+                seen.ended_record = await kit.wait_record(runtime, report_ids[case.id])
+                seen.ended_admin_api = (await client.get(f"/v1/subjects/enterprise/{case.subject.id}",
+                                                         headers=kit.auth(admin_token))).json()
+                seen.ended_public = await _public_view(client, case, pdf=True)
             return observed
 
 
@@ -349,11 +477,16 @@ def notice_run(jc_infra, tmp_path_factory, kit) -> dict[str, Observed]:
         # 70 anonymous public-list queries in a row from one client: over the anonymous limit (docs/limits.md)
         "anonymous_rate_limit_per_second": 0,
     }
+    late_name = jc_infra.new_database("rating")
+    late_prefix = f"t{uuid.uuid4().hex[:10]}.jointcredit"
+    late = values | {"database_url": database_url(jc_infra.postgres_admin_url, late_name), "topic_prefix": late_prefix,
+                     "consumer_group_prefix": late_prefix, "emergency_ends_on": EMERGENCY_ENDED}
     try:
-        return asyncio.run(_run_all(values, kit, admin_token))
+        return asyncio.run(_run_all(values, kit, admin_token, CASES)) | asyncio.run(
+            _run_all(late, kit, admin_token, LATE_CASES))
     finally:
         with contextlib.suppress(Exception):
-            drop_databases(jc_infra.postgres_admin_url, [name])
+            drop_databases(jc_infra.postgres_admin_url, [name, late_name])
 
 
 def test_the_suite_covers_every_numbered_item_of_the_notice_with_sixty_cases_or_more() -> None:
@@ -363,10 +496,14 @@ def test_the_suite_covers_every_numbered_item_of_the_notice_with_sixty_cases_or_
     behaviours = {b.code for b in catalog.behaviors}
     assert behaviours <= {c.behavior for c in CASES}, behaviours - {c.behavior for c in CASES}
     outcomes = Counter(c.outcome for c in CASES)
-    assert set(outcomes) == {"key_warning", "red", "dishonest", "exempted", "not_exempted", "evidence_required", "out_of_scope"}
+    assert set(outcomes) == {"key_warning", "red", "dishonest", "history", "exempted", "not_exempted", "evidence_required",
+                             "out_of_scope"}
+    # One rule for late reports: each list has a case too late to list, in each run.
+    for cases in (CASES, LATE_CASES):
+        assert {c.list for c in cases if c.outcome == "history"} == {"key_warning", "red", "dishonest"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", CASES + LATE_CASES, ids=[c.id for c in CASES + LATE_CASES])
 def test_notice_case(notice_run: dict[str, Observed], case: Case) -> None:
     seen = notice_run[case.id]
     catalog = load_catalog()
@@ -396,6 +533,10 @@ def test_notice_case(notice_run: dict[str, Observed], case: Case) -> None:
         assert case.subject.id not in str(api) and case.subject.name not in str(api)
         assert api["subject"]["id"].count("*") == 10 and "*" in api["subject"]["name"]
 
+    if seen.public is not None:  # an enterprise: what anyone sees without a credential
+        _assert_public_shows(seen.public, seen.record, classified["report_id"],
+                             shown=seen.record is None or seen.record["state"] in ("active", "disputed"))
+
     if case.list is None:
         assert seen.record is None, "an unlisted outcome must not create a credit record"
         assert classified["record_id"] is None and seen.listed_events == []
@@ -410,6 +551,10 @@ def test_notice_case(notice_run: dict[str, Observed], case: Case) -> None:
     assert record["occurred_on"] == case.occurred_on
     if case.list == "dishonest":
         assert record["evidence"]["document_no"] == case.evidence["document_no"]
+    if case.outcome == "history":
+        # The department is told the truth: kept as history, not listed — not "列入…名单".
+        assert "仅作历史记录保存，未列入" in reason and "列入" not in reason.replace("未列入", ""), reason
+        assert record["notice"] is None and record["ended_at"] is not None
 
     if not case.published:
         assert seen.listed_events == [] and seen.public_hits == []
@@ -437,3 +582,53 @@ def test_notice_case(notice_run: dict[str, Observed], case: Case) -> None:
         assert hit["subject"]["name"] != case.subject.name and "*" in hit["subject"]["name"]
     else:
         assert hit["subject"] == {"type": "enterprise", "id": case.subject.id, "name": case.subject.name}
+
+
+def _assert_public_shows(public: PublicView, record: dict[str, Any] | None, report_id: str, *, shown: bool) -> None:
+    """A live record (or a decision without one) is public; of anything ended the public sees nothing at all."""
+    record_id = str(record["id"]) if record else None
+    public_records = [r["id"] for r in public.subject["records"]]
+    public_reports = [d["report_id"] for d in public.subject["classifications"]]
+    if shown:
+        assert report_id in public_reports
+        if record_id:
+            assert record_id in public_records and record_id in public.report["record_ids"]
+        return
+    assert record_id not in public_records and report_id not in public_reports, public.subject
+    assert record_id not in public.report["record_ids"] and record_id not in str(public.subject)
+    assert [h for h in public.list_hits if h["record_id"] == record_id] == []
+    if record and record["evidence"]:  # nor the penalty it rested on
+        assert record["evidence"]["document_no"] not in str(public.subject) + str(public.report)
+
+
+@pytest.mark.parametrize("case_id", list(ENDINGS), ids=list(ENDINGS))
+def test_what_has_ended_leaves_public_view_and_stays_in_the_credit_office_file(
+    notice_run: dict[str, Observed], case_id: str
+) -> None:
+    seen = notice_run[case_id]
+    assert seen.public is not None and seen.ended_public is not None and seen.ended_record is not None
+    # Before it ended: public on every channel.
+    record_id = str(seen.record["id"])
+    assert record_id in seen.public.report["record_ids"] and [h["record_id"] for h in seen.public.list_hits] == [record_id]
+    # After: nothing of it in the subject API, the free report (JSON and PDF) or the lists.
+    assert seen.ended_record["state"] == ENDINGS[case_id]
+    public = seen.ended_public
+    _assert_public_shows(public, seen.ended_record, str(seen.ended_record["report_id"]), shown=False)
+    assert public.subject["records"] == [] and public.subject["lists"] == [] and public.subject["classifications"] == []
+    assert public.report["records"] == [] and public.report["lists"] == [] and public.report["measures"] == []
+    assert public.report["repairs"] == []
+    assert public.pdf_summary == {"subject": public.pdf_summary["subject"], "records": 0, "lists": [], "measures": []}
+    # 依规保存: the credit office still reads it, with how and why it ended.
+    (kept,) = [r for r in seen.ended_admin_api["records"] if r["id"] == record_id]
+    assert kept["state"] == ENDINGS[case_id] and kept["end_reason"] and kept["evidence"]["document_no"]
+    assert seen.ended_admin_api["lists"] == []
+
+
+def test_a_history_record_can_still_be_objected_to_without_being_published(notice_run: dict[str, Observed]) -> None:
+    seen = notice_run[OBJECTED_HISTORY]
+    objection = seen.objection
+    assert objection is not None and objection["status"] == 201, objection
+    assert objection["state"] == "pending" and objection["record_state"] == "history"
+    # Not marked disputed (that would publish it): still history, still nothing public.
+    assert objection["record"]["state"] == "history"
+    _assert_public_shows(objection["public"], objection["record"], str(objection["record"]["report_id"]), shown=False)

@@ -21,7 +21,7 @@ PENALTY = {"kind": "administrative_penalty", "document_no": "大市监罚〔2020
            "decided_on": (TODAY - timedelta(days=20)).isoformat()}
 
 
-async def test_approved_repair_ends_the_listing_once_and_lifts_the_incentive_block(rating_app, kit):
+async def test_approved_repair_ends_the_listing_once_and_lifts_the_incentive_block(rating_app, kit, tokens):
     factory = kit.Subject("enterprise", uscc(870_001), "大连修复测试防护用品有限公司")
     other = kit.Subject("enterprise", uscc(870_002), "大连驳回修复测试有限公司")
     async with rating_app() as (app, client):
@@ -63,7 +63,11 @@ async def test_approved_repair_ends_the_listing_once_and_lifts_the_incentive_blo
         assert red_record["list"] == "red" and red_record["suppressed_measures"] == []
         assert set(red_record["measures"]) == {"I1", "I2", "I3", "I5", "I6", "I7", "F"}
 
+        # The repaired record is off the free public report (停止公示), kept in the credit office's (依规保存).
         report = (await client.get(f"/v1/subjects/enterprise/{factory.id}/report")).json()
+        assert [r["state"] for r in report["records"]] == ["active"] and report["repairs"] == []
+        assert report["record_ids"] == [str(red_record["id"])] and {m["key"] for m in report["lists"]} == {"red"}
+        report = (await client.get(f"/v1/subjects/enterprise/{factory.id}/report", headers=kit.auth(tokens("admin")))).json()
         assert [r["state"] for r in report["records"]] == ["repaired", "active"]
         assert report["repairs"][0]["id"] == str(record["id"]) and report["repairs"][0]["status"] == "approved"
         assert {m["key"] for m in report["lists"]} == {"red"}

@@ -6,6 +6,7 @@ where the notice is silent, from the documented choices of the catalog: tiers an
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 from typing import Any
 
@@ -88,15 +89,22 @@ def case(
     return pytest.param(facts, options, expected, id=case_id)
 
 
+def _months_after(start: date, months: int) -> date:
+    year, month = start.year + (start.month - 1 + months) // 12, (start.month - 1 + months) % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
 def key_warning(case_id: str, code: str, **kw: Any) -> Any:
+    # The warning period runs from the conduct (one rule for late reports, issue 13), 6 months (catalog CHOICE).
+    occurred = date.fromisoformat(kw.get("occurred", "2020-03-01"))
     return case(
         case_id,
         code,
         "enterprise",
         outcome="key_warning",
         measures=WARNING,
-        starts=AS_OF,
-        ends=date(2020, 10, 1),
+        starts=occurred,
+        ends=_months_after(occurred, 6),
         **kw,
     )
 
@@ -120,7 +128,8 @@ def dishonest(case_id: str, code: str, subject: str, evidence: dict[str, Any], *
 def red(case_id: str, code: str, subject: str, **kw: Any) -> Any:
     incentives = ENTERPRISE_INCENTIVES if subject == "enterprise" else CITIZEN_INCENTIVES
     kw.setdefault("measures", incentives)
-    return case(case_id, code, subject, outcome="red", starts=AS_OF, ends=date(2021, 4, 1), **kw)
+    occurred = date.fromisoformat(kw.get("occurred", "2020-03-01"))  # the red period runs from the conduct, 12 months
+    return case(case_id, code, subject, outcome="red", starts=occurred, ends=_months_after(occurred, 12), **kw)
 
 
 def evidence_required(case_id: str, code: str, subject: str, evidence: dict[str, Any] | None, **kw: Any) -> Any:
@@ -517,16 +526,85 @@ CASES = [
         exemption={"cause": "force_majeure", "risk_controllable": True},
         outcome="out_of_scope",
     ),
+    # Classified on the last day of the response (changed from as_of 2020-05-10, issue 13 item 2: after the end
+    # nothing new is listed, "应急响应结束后终止"; that case is the history one below).
     dishonest(
         "三-window-isolation-breach-on-emergency-end-day-in-scope",
         "C2",
         "citizen",
-        {**POLICE_PENALTY, "decided_on": "2020-05-03"},
+        {**POLICE_PENALTY, "decided_on": "2020-05-01"},
         tier="general",
-        ends=date(2021, 5, 3),
+        ends=date(2021, 5, 1),
         occurred="2020-05-01",
         emergency_ends_on=date(2020, 5, 1),
+        as_of=date(2020, 5, 1),
+    ),
+    # One rule for late reports, every list: the period runs from the conduct / the decision; over when reported,
+    # or reported after the end of the response → kept as history, nothing listed (outcome history).
+    case(
+        "三-late-isolation-breach-penalised-in-window-reported-after-emergency-end-history",
+        "C2",
+        "citizen",
+        occurred="2020-05-01",
+        evidence={**POLICE_PENALTY, "decided_on": "2020-05-03"},
+        emergency_ends_on=date(2020, 5, 1),
         as_of=date(2020, 5, 10),
+        outcome="history",
+        list="dishonest",
+        tier="general",
+        starts=date(2020, 5, 3),
+        ends=date(2021, 5, 3),
+        why="应急响应已于2020年5月1日结束",
+    ),
+    case(
+        "一.2-late-2020-breach-reported-after-emergency-end-history-not-key-warning",
+        "W2",
+        "enterprise",
+        occurred="2020-04-20",
+        emergency_ends_on=date(2020, 5, 1),
+        as_of=date(2020, 5, 10),
+        outcome="history",
+        list="key_warning",
+        starts=date(2020, 4, 20),
+        ends=date(2020, 10, 20),
+        why="应急响应已于2020年5月1日结束",
+    ),
+    case(
+        "二(一)5-2020-donation-reported-in-2026-period-over-history-not-red",
+        "G5",
+        "enterprise",
+        occurred="2020-03-01",
+        as_of=date(2026, 3, 1),
+        outcome="history",
+        list="red",
+        starts=date(2020, 3, 1),
+        ends=date(2021, 3, 1),
+        why="报送时公示期已届满",
+    ),
+    case(
+        "一.3-2020-breach-reported-in-2026-no-end-configured-period-over-history",
+        "W3",
+        "enterprise",
+        occurred="2020-03-01",
+        as_of=date(2026, 3, 1),
+        outcome="history",
+        list="key_warning",
+        starts=date(2020, 3, 1),
+        ends=date(2020, 9, 1),
+        why="报送时公示期已届满",
+    ),
+    case(
+        "二(三)7-2020-penalty-reported-in-2026-period-over-history",
+        "E7",
+        "enterprise",
+        evidence=PENALTY,
+        as_of=date(2026, 3, 1),
+        outcome="history",
+        list="dishonest",
+        tier="general",
+        starts=date(2020, 3, 10),
+        ends=date(2021, 3, 10),
+        why="报送时公示期已届满",
     ),
     case(
         "三-window-isolation-breach-day-after-emergency-end-out-of-scope",
@@ -555,8 +633,8 @@ CASES = [
         as_of=date(2022, 7, 1),
         outcome="key_warning",
         measures=WARNING,
-        starts=date(2022, 7, 1),
-        ends=date(2023, 1, 1),
+        starts=date(2022, 6, 1),
+        ends=date(2022, 12, 1),
     ),
 ]
 
@@ -573,7 +651,7 @@ def test_notice_rule(catalog: Catalog, facts: dict[str, Any], options: dict[str,
     decision = classify(ReportFacts.model_validate(facts), catalog, **options)
 
     assert decision.outcome == expected["outcome"]
-    assert decision.list == LIST_OF.get(expected["outcome"])
+    assert decision.list == expected.get("list", LIST_OF.get(expected["outcome"]))
     assert decision.clause_codes == expected["clauses"]
     assert decision.clause_refs == [clause_ref(c) for c in expected["clauses"]]
     assert decision.catalog == catalog.reference
@@ -590,6 +668,15 @@ def test_notice_rule(catalog: Catalog, facts: dict[str, Any], options: dict[str,
         assert decision.publicity_starts_on is None and decision.publicity_ends_on is None
         assert decision.evidence_used is None
         assert decision.tier is None
+        return
+
+    if decision.outcome == "history":
+        # Too late to list: the department is told so, with the period the list would have had; nothing applies.
+        assert expected["why"] in decision.reason_zh and "仅作历史记录保存，未列入" in decision.reason_zh
+        assert "列入" not in decision.reason_zh.replace("未列入", "")
+        assert decision.measures == [] and decision.suppressed_measures == [] and decision.notice is None
+        assert (decision.publicity_starts_on, decision.publicity_ends_on) == (expected["starts"], expected["ends"])
+        assert decision.tier == expected.get("tier")
         return
 
     assert set(decision.measures) == expected["measures"]

@@ -28,6 +28,9 @@ from jointcredit_common.events.schemas import SubjectListed, SubjectRef
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
 
+# Recent conduct: key warning and red periods run from the conduct (issue 13 item 2); a 2020 act reported now is history.
+RECENT_CONDUCT = (datetime.now(SHANGHAI).date() - timedelta(days=10)).isoformat()
+
 pytestmark = pytest.mark.e2e
 LISTED = "cn.dalian.jointcredit.subject.listed.v1"
 REPAIRED = "cn.dalian.jointcredit.record.repaired.v1"
@@ -68,13 +71,13 @@ async def test_dishonest_enterprise_repaired_through_three_reviews_lifts_every_m
     report = {
         "subject": {"type": "enterprise", "id": enterprise, "name": "大连某某药房连锁有限公司"},
         "behavior": "E7",
-        "occurred_on": "2020-03-02",
+        "occurred_on": RECENT_CONDUCT,
         "description": "口罩哄抬价格",
         "evidence": {"kind": "administrative_penalty", "document_no": "大市监罚〔2020〕21号", "authority": "大连市市场监督管理局",
                      # Publicity runs from the penalty decision; a recent one keeps the record live today.
                      "decided_on": (datetime.now(SHANGHAI).date() - timedelta(days=7)).isoformat()},
     }
-    red_report = {"subject": report["subject"], "behavior": "G4", "occurred_on": "2020-02-28",
+    red_report = {"subject": report["subject"], "behavior": "G4", "occurred_on": RECENT_CONDUCT,
                   "description": "转产医用口罩，日产 10 万只"}
     with httpx.Client(base_url=stack.url("ingest"), timeout=10) as client:
         headers = auth(stack, "department", "market_regulation")

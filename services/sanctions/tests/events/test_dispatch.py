@@ -84,6 +84,22 @@ async def test_price_gouging_with_penalty_sends_each_punishment_to_its_agency_on
             states = (await session.execute(select(measures.c.state).where(measures.c.subject_key == subject.key))).scalars().all()
         assert sorted(states) == ["lifted"] * len(routes)
 
+        # What has ended is no longer shared (停止共享): the pull feed stops carrying the issued event (subject, basis,
+        # penalty number) and keeps only the lifting, which tells an agency that has not read it yet to stop.
+        feed = (await h.client.get("/v1/agencies/airlines/measures", headers=h.auth("agency", "airlines"))).json()
+        assert [(item["type"], item["data"]["measure"]) for item in feed["items"]] == [(LIFTED, "P2")]
+        assert "basis" not in feed["items"][0]["data"] and feed["items"][0]["id"] != issued_ids[("airlines", "P2")]
+        # Read as a measure, it says lifted, when and why, but no longer whom or on what basis; the credit office's
+        # (admin) view keeps the whole record (依规保存).
+        measure_id = feed["items"][0]["data"]["measure_id"]
+        seen_by_airline = (await h.client.get(f"/v1/measures/{measure_id}", headers=h.auth("agency", "airlines"))).json()
+        assert seen_by_airline["state"] == "lifted" and seen_by_airline["lift_reason"].startswith("repaired: ")
+        assert seen_by_airline["subject"] is None and seen_by_airline["basis"] is None and seen_by_airline["text_zh"] is None
+        (listed_item,) = (await h.client.get("/v1/measures?state=lifted", headers=h.auth("agency", "airlines"))).json()["items"]
+        assert listed_item["id"] == measure_id and listed_item["subject"] is None
+        kept = (await h.client.get(f"/v1/measures/{measure_id}", headers=h.auth("admin"))).json()
+        assert kept["subject"]["key"] == subject.key and kept["basis"]["evidence_document_no"] == "大市监罚〔2020〕12号"
+
 
 async def test_key_warning_sends_the_warning_notice_and_the_credit_record_push(sanctions):
     subject = enterprise(502)

@@ -260,6 +260,9 @@ class Templates(_Entry):
     not_exempted_risk: str
     out_of_scope_before: str
     out_of_scope_after: str
+    history: str
+    history_expired: str
+    history_notice_ended: str
     suppressed: str
     records: RecordWording
     credit_report: CreditReportWording

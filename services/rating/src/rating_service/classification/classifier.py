@@ -147,8 +147,12 @@ def classify(
     emergency_ends_on: date | None,
     subject_has_active_dishonest_record: bool,
 ) -> Decision:
-    """Decide on one report. ``as_of`` is the classification date (start of key-warning and red listings);
-    ``emergency_ends_on`` is the configured end of the emergency response (None: the catalog's value)."""
+    """Decide on one report. ``as_of`` is the classification date; ``emergency_ends_on`` is the configured end of
+    the emergency response (None: the catalog's value).
+
+    One rule for late reports, for every list: a list's period runs from the conduct (key warning, red) or the
+    decision (dishonest), whenever it is reported; a report whose period is over when it arrives, or that arrives
+    after the emergency response ended ("应急响应结束后终止"), lists nothing: outcome ``history``."""
     try:
         behavior = catalog.behavior(facts.behavior)
     except UnknownCodeError:
@@ -164,17 +168,20 @@ def classify(
         return ctx.decision("out_of_scope", [behavior], ctx.say("out_of_scope_before"))
     if window_end is not None and facts.occurred_on > window_end:
         return ctx.decision("out_of_scope", [behavior], ctx.say("out_of_scope_after", ends_on=_zh_date(window_end)))
+    ctx.as_of = as_of
+    ctx.notice_ended_on = window_end if window_end is not None and as_of > window_end else None
 
     if behavior.outcome == "exemption":
         return _exemption(ctx)
     if behavior.outcome == "red":
         # 二(一) → red list with 二(二) incentives (and 三(二) financing for enterprises).
-        return ctx.listing("red", [behavior], starts_on=as_of, suppress=subject_has_active_dishonest_record)
+        return ctx.listing("red", [behavior], starts_on=facts.occurred_on, suppress=subject_has_active_dishonest_record)
 
     evidence = facts.evidence
     if behavior.outcome == "key_warning" and evidence.kind == "none":
         # 一, last paragraph: not (yet) a penalty or judgment → key warning list, warning, credit record.
-        return ctx.listing("key_warning", [behavior], starts_on=as_of, suppress=subject_has_active_dishonest_record)
+        return ctx.listing("key_warning", [behavior], starts_on=facts.occurred_on,
+                           suppress=subject_has_active_dishonest_record)
 
     # 二 intro: dishonesty rests on an administrative-penalty decision or a judicial judgment.
     missing = _evidence_problem(ctx, as_of)
@@ -233,6 +240,8 @@ class _Context:
         self.catalog = catalog
         self.facts = facts
         self.behavior = behavior
+        self.as_of = facts.occurred_on  # the classification date and the end of the response, set by classify()
+        self.notice_ended_on: date | None = None
         templates = catalog.templates_zh
         self._base = {
             "title": catalog.title_zh,
@@ -278,6 +287,8 @@ class _Context:
         months = tier.default_months if tier else policy.period_months
         assert months is not None
         ends_on = _add_months(starts_on, months)
+        if ends_on < self.as_of or self.notice_ended_on is not None:
+            return self._history(list_code, chain, tier, starts_on=starts_on, ends_on=ends_on, evidence=evidence)
 
         # Measures of the rule that concern this subject type; incentives are withheld while the
         # subject has an active dishonest record (DESIGN §2), and resume once it is repaired.
@@ -334,6 +345,24 @@ class _Context:
             suppression_reason_zh=suppression_reason_zh,
             notice=notice,
         )
+
+
+    def _history(
+        self, list_code: ListCode, chain: list[Behavior], tier: Any, *, starts_on: date, ends_on: date,
+        evidence: EvidenceFacts | None,
+    ) -> Decision:
+        """Too late to list: kept as history (依规保存), published nowhere, no measures, no pre-listing notice."""
+        if ends_on < self.as_of:
+            why = self.say("history_expired")
+        else:
+            assert self.notice_ended_on is not None
+            why = self.say("history_notice_ended", ends_on=_zh_date(self.notice_ended_on))
+        reason_zh = self.say(
+            "history", why=why, clauses="、".join(b.clause for b in chain),
+            list_name=self.catalog.list_policy(list_code).name_zh, starts_on=_zh_date(starts_on), ends_on=_zh_date(ends_on),
+        )
+        return self.decision("history", chain, reason_zh, list=list_code, evidence_used=evidence,
+                             tier=tier.code if tier else None, publicity_starts_on=starts_on, publicity_ends_on=ends_on)
 
 
 def _blank(value: object) -> bool:

@@ -53,6 +53,7 @@ _OUTCOME_ZH: dict[Outcome, str] = {
     "key_warning": "列入重点警示名单",
     "red": "列入守信红名单",
     "dishonest": "认定失信",
+    "history": "仅作历史记录保存",  # too late to list: period over when reported, or the notice had ended
     "exempted": "信用豁免，不纳入失信记录",  # 三(三)
     "not_exempted": "不符合豁免条件",
     "evidence_required": "待行政处罚或司法裁判依据",
@@ -65,6 +66,7 @@ _STATE_ZH: dict[RecordState, str] = {
     "repaired": "已修复",
     "withdrawn": "已撤销",
     "expired": "公示期满",
+    "history": "历史记录（未公示）",
 }
 _MEASURE_KIND_ZH: dict[MeasureKind, str] = {
     "punishment": "惩戒",
@@ -374,7 +376,9 @@ class _ReportPDF(FPDF):
         rows = []
         for rec in self.report.records:
             outcome = _OUTCOME_ZH[rec.outcome]
-            if rec.list:
+            if rec.list and rec.outcome == "history":
+                outcome = f"{outcome}\n未列入{self.report.list_names_zh[rec.list]}"
+            elif rec.list:
                 listed = f"列入{self.report.list_names_zh[rec.list]}"
                 outcome = listed if rec.outcome == rec.list else f"{outcome}\n{listed}"
             evidence = (

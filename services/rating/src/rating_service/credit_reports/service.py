@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from rating_service.credit_reports.pdf import BEIJING
 UNNAMED_ZH = "（未登记名称）"
 # What the report prints of each record; not the pre-listing notice (kilobytes of TOASTed JSON each).
 REPORT_RECORD_COLUMNS = [credit_records.c[name] for name in (
-    "id", "list", "behavior", "clause_codes", "tier", "state", "occurred_on", "publicity_starts_on", "publicity_ends_on",
+    "id", "department", "list", "behavior", "clause_codes", "tier", "state", "occurred_on", "publicity_starts_on", "publicity_ends_on",
     "evidence", "measures", "ended_at")]
 
 
@@ -55,9 +56,11 @@ def _evidence(raw: dict[str, Any] | None) -> Evidence | None:
 
 
 async def build_credit_report(
-    session: AsyncSession, *, subject_key: str, catalog: Catalog, today: date, now: datetime
+    session: AsyncSession, *, subject_key: str, catalog: Catalog, today: date, now: datetime,
+    shows: Callable[[Mapping[str, Any]], bool] = lambda record: True,
 ) -> tuple[CreditReport, list[str]]:
-    """The report of one subject as of ``today``, and the record ids in the order of its records."""
+    """The report of one subject as of ``today``, and the record ids in the order of its records: those ``shows``
+    lets its reader see (the public's report has nothing of what has ended)."""
     subject = (await session.execute(select(subjects).where(subjects.c.key == subject_key))).mappings().first()
     if subject is None:
         raise NotFound("no credit information about this subject", field="path.id")
@@ -66,13 +69,14 @@ async def build_credit_report(
         # Chronological by incident; records classified in one transaction share created_at, so it only breaks ties.
         .order_by(credit_records.c.occurred_on, credit_records.c.created_at, credit_records.c.id)
     )).mappings().all()
+    rows = [row for row in rows if shows(row)]
 
     records, lists, measures, repairs = [], {}, {}, []
     for row in rows:
         code, clause = _codes(catalog, list(row["clause_codes"]))
         records.append(ReportRecord(
             code=code, clause=clause, behaviour_zh=catalog.behavior(row["behavior"]).text_zh.rstrip("；;。"),
-            outcome=row["list"], list=row["list"], tier=row["tier"], state=row["state"], occurred_on=row["occurred_on"],
+            outcome="history" if row["state"] == "history" else row["list"], list=row["list"], tier=row["tier"], state=row["state"], occurred_on=row["occurred_on"],
             publicity_start=row["publicity_starts_on"], publicity_end=row["publicity_ends_on"],
             evidence=_evidence(row["evidence"]),
         ))

@@ -1,13 +1,15 @@
 """Credit report endpoints: JSON, Chinese PDF, and verification of a report's id.
 
 Access: an enterprise's report is public (三(一): "为企业提供…免费信用报告"; enterprise credit information
-is public). A citizen's report needs a credential (any role) until the platform can verify a citizen's own
+is public), but what has ended (withdrawn, repaired, expired, history) is only in the credit office's and the
+reporting department's copy (``shows_record``). A citizen's report needs a credential (any role) until the platform can verify a citizen's own
 identity; it is masked either way.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,10 +25,10 @@ from jointcredit_common.errors import NotFound
 from jointcredit_common.app import ServiceRuntime
 from rating_service.records.models import credit_reports
 from rating_service.records.service import today_in_china
-from rating_service.records.views import Bearer, _subject_key, requester
-from rating_service.credit_reports.schemas import CreditReport
 from rating_service.credit_reports.pdf import render_credit_report_pdf
+from rating_service.credit_reports.schemas import CreditReport
 from rating_service.credit_reports.service import build_credit_report, register_report
+from rating_service.records.views import Bearer, _subject_key, requester, shows_record
 
 router = APIRouter(tags=["credit reports"])
 
@@ -38,7 +40,8 @@ async def _issue(request: Request, subject_type: str, subject_id: str, creds: HT
     principal = await requester(request, subject_type, creds)
     async with runtime.unit_of_work() as session:
         report, record_ids = await build_credit_report(
-            session, subject_key=key, catalog=load_catalog(), today=today_in_china(), now=datetime.now(UTC))
+            session, subject_key=key, catalog=load_catalog(), today=today_in_china(), now=datetime.now(UTC),
+            shows=partial(shows_record, principal))
         digest = await register_report(session, report, subject_key=key, fmt=fmt)
         await record_audit(session, principal=principal, action=f"credit_report.{fmt}", target_type="subject",
                            target_id=key, detail={"verification_id": report.verification_id}, request=request)

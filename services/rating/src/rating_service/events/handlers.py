@@ -22,7 +22,7 @@ def handlers(runtime: ServiceRuntime) -> dict[str, Handler]:
     async def on_report_received(session: AsyncSession, event: CloudEvent) -> None:
         await classify_report(
             session, ReportReceived.model_validate(event.data), catalog=catalog,
-            emergency_ends_on=settings.emergency_ends_on, outbox=runtime.outbox,
+            emergency_ends_on=settings.emergency_end_date, outbox=runtime.outbox,
         )
 
     async def on_report_withdrawn(session: AsyncSession, event: CloudEvent) -> None:

@@ -67,7 +67,13 @@ async def file_objection(
         raise Forbidden("only the reporting department or the credit office (admin) may enter an objection to this record")
     if record["state"] == "disputed":
         raise Conflict("an objection to this record is already pending; it must be decided first", field="path.record_id")
-    if record["state"] != "active":
+    # A history record (too late to list) was never published, but it is kept in the subject's file: its subject may
+    # object to it. It is not marked disputed (that would publish it); one pending objection at a time all the same.
+    history = record["state"] == "history"
+    if history and await session.scalar(select(objections.c.id).where(
+            objections.c.record_id == record_id, objections.c.state == "pending").limit(1)):
+        raise Conflict("an objection to this record is already pending; it must be decided first", field="path.record_id")
+    if record["state"] not in ("active", "history"):
         raise Conflict(f"the record has ended ({record['state']}); there is nothing to object to", field="path.record_id")
     filed_on = today_in_china()
     try:  # the filing day itself is not counted (民法典第二百零一条)
@@ -88,21 +94,22 @@ async def file_objection(
             .returning(objections)
         )
     ).mappings().one()
-    await session.execute(update(credit_records).where(credit_records.c.id == record_id).values(state="disputed"))
-    await outbox.add(
-        session,
-        RecordDisputed(record_id=str(record_id), report_id=str(record["report_id"]), subject_key=record["subject_key"],
-                       list=record["list"], objection_id=str(objection_id), filed_by_role=principal.role,
-                       filed_by=principal.principal, due_on=due_on, disputed_at=now),
-        key=record["subject_key"],
-    )
+    if not history:
+        await session.execute(update(credit_records).where(credit_records.c.id == record_id).values(state="disputed"))
+        await outbox.add(
+            session,
+            RecordDisputed(record_id=str(record_id), report_id=str(record["report_id"]), subject_key=record["subject_key"],
+                           list=record["list"], objection_id=str(objection_id), filed_by_role=principal.role,
+                           filed_by=principal.principal, due_on=due_on, disputed_at=now),
+            key=record["subject_key"],
+        )
     await record_audit(session, principal=principal, action="objection.file", target_type="credit_record",
                        target_id=str(record_id),
                        detail={"objection_id": str(objection_id), "due_on": due_on.isoformat(),
                                "working_days": working_days, "provisional": due.provisional},
                        request=request)
     # official_calendar: the name this answer had before the provisional calendar; kept for clients that read it
-    return objection_view(row) | {"record_state": "disputed", "provisional": due.provisional,
+    return objection_view(row) | {"record_state": "history" if history else "disputed", "provisional": due.provisional,
                                   "official_calendar": not due.provisional}
 
 

@@ -91,19 +91,18 @@ async def classify_report(
     )
     if inserted.first() is None:  # already classified (a second delivery past the inbox): change nothing
         return {"outcome": decision.outcome, "duplicate": True}
-    ended_before_listing = False
+    # A report too late to list (its period over, or the notice ended: outcome history) is kept as a record in
+    # state history, never published: no listing, no measures to issue and lift. Its subject may still object.
+    ended_before_listing = decision.outcome == "history"
     if decision.list:
         notice = decision.notice.model_dump(mode="json") if decision.notice else None
         evidence = decision.evidence_used.model_dump(mode="json") if decision.evidence_used else None
-        # A record whose publicity period already ended when it reached us (e.g. a 2020 penalty reported
-        # years later) is kept as history but never published: no listing, no measures to issue and lift.
-        ended_before_listing = decision.publicity_ends_on is not None and decision.publicity_ends_on < as_of
         await session.execute(
             insert(credit_records),
             dict(
                 id=record_id, report_id=uuid.UUID(report.report_id), subject_key=subject.key, department=report.department,
                 list=decision.list, behavior=report.behavior, clause_codes=decision.clause_codes, tier=decision.tier,
-                state="expired" if ended_before_listing else "active",
+                state="history" if ended_before_listing else "active",
                 publicity_starts_on=decision.publicity_starts_on, publicity_ends_on=decision.publicity_ends_on,
                 evidence=evidence, measures=decision.measures, suppressed_measures=decision.suppressed_measures,
                 reason_zh=decision.reason_zh, notice=notice, catalog=decision.catalog, occurred_on=report.occurred_on,
@@ -151,10 +150,12 @@ _ENDINGS: dict[str, type[RecordEnded]] = {"withdrawn": RecordWithdrawn, "repaire
 
 async def end_record(session: AsyncSession, *, record_id: uuid.UUID, state: str, reason: str, outbox: Outbox) -> bool:
     """Move a live record to ``state`` and announce it, so every listing and measure built on it is undone."""
+    # A history record was never live, but its basis can still fall (objection upheld, penalty revoked).
+    endable = LIVE if state != "withdrawn" else credit_records.c.state.in_([*LIVE_STATES, "history"])
     row = (
         await session.execute(
             update(credit_records)
-            .where(credit_records.c.id == record_id, LIVE)
+            .where(credit_records.c.id == record_id, endable)
             .values(state=state, ended_at=datetime.now(UTC), end_reason=reason)
             .returning(credit_records)
         )

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from jointcredit_common.auth import Principal, record_audit, require_role
 from jointcredit_common.errors import Conflict, NotFound, ValidationFailed
+from jointcredit_common.events.schemas import MeasureLifted
 from jointcredit_common.events.schemas_sanctions import FeedbackResult, MeasureFeedbackRecorded
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.tables import MAX_BIGINT
@@ -42,8 +43,12 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def measure_view(row: Any) -> dict[str, Any]:
+def measure_view(row: Any, principal: Principal | None = None) -> dict[str, Any]:
+    """One measure. An agency reading a lifted one gets what it needs to close it (ids, state, when, why) but no
+    longer whom and on what basis (停止共享, DESIGN §7); the credit office (admin) keeps the whole record."""
     payload = row["payload"]
+    if row["state"] == "lifted" and principal is not None and not principal.is_admin:
+        payload = {}
     overdue = (
         row["state"] in ("in_force", "suspended") and row["feedback_at"] is None
         and row["feedback_due_at"] is not None and row["feedback_due_at"] < datetime.now(UTC)
@@ -58,7 +63,7 @@ def measure_view(row: Any) -> dict[str, Any]:
         "feedback": {"due_at": _iso(row["feedback_due_at"]), "result": row["feedback_result"],
                      "received_at": _iso(row["feedback_at"]), "overdue": overdue},
         "reporting_department": row.get("reporting_department"),
-        **({"notice": row.get("notice")} if row["kind"] == "notice" else {}),
+        **({"notice": row.get("notice") if payload else None} if row["kind"] == "notice" else {}),
     }
 
 
@@ -68,13 +73,19 @@ async def agency_feed(
     since: int = Query(0, ge=0, le=MAX_BIGINT, description="cursor: the `next` of the previous page (0 = from the beginning)"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    """The same events, with the same CloudEvents ids, as the agency's Kafka topic and webhooks."""
+    """The same events, with the same CloudEvents ids, as the agency's Kafka topic and webhooks — except what has
+    ended: once a measure is lifted (its record withdrawn, repaired or expired), the feed stops carrying its earlier
+    events (issued, suspended, resumed: the subject, the basis, the evidence) and keeps only ``measure.lifted.v1``,
+    which an agency that has not read it yet needs to stop applying the measure (停止共享, DESIGN §7)."""
     ensure_agency_access(principal, agency)
     known_agency(agency)
+    lifted = select(measures.c.id).where(measures.c.id == measure_events.c.measure_id, measures.c.state == "lifted")
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(
-            select(measure_events).where(measure_events.c.agency == agency, measure_events.c.seq > since)
-            .order_by(measure_events.c.seq).limit(limit)
+            select(measure_events).where(
+                measure_events.c.agency == agency, measure_events.c.seq > since,
+                or_(measure_events.c.type == MeasureLifted.type_name(), ~lifted.exists()),
+            ).order_by(measure_events.c.seq).limit(limit)
         )).mappings().all()
     return {
         "items": [
@@ -114,7 +125,7 @@ async def list_measures(
         query = query.where(measures.c.feedback_at.is_not(None))
     async with runtime.sessionmaker() as session:
         rows = (await session.execute(query.order_by(measures.c.seq).limit(limit))).mappings().all()
-    return {"items": [measure_view(r) for r in rows], "next": rows[-1]["seq"] if rows else after}
+    return {"items": [measure_view(r, principal) for r in rows], "next": rows[-1]["seq"] if rows else after}
 
 
 async def _load_measure(runtime: RuntimeDep, measure_id: uuid.UUID, principal: Any) -> Any:
@@ -133,7 +144,7 @@ async def get_measure(runtime: RuntimeDep, measure_id: uuid.UUID, principal: Age
         history = (await session.execute(
             select(measure_feedback).where(measure_feedback.c.measure_id == row["id"]).order_by(measure_feedback.c.received_at)
         )).mappings().all()
-    return {**measure_view(row), "feedback_history": [_feedback_view(f) for f in history]}
+    return {**measure_view(row, principal), "feedback_history": [_feedback_view(f) for f in history]}
 
 
 class FeedbackIn(BaseModel):
