@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from jointcredit_common.testing.factories import uscc
@@ -15,6 +16,7 @@ from rating_service.records.models import classifications
 TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
 
 
+@pytest.mark.consumers  # the report reaches rating as an event
 async def test_the_catalog_shows_the_configured_end_and_reports_after_it_list_nothing(rating_app, kit):
     shop = kit.Subject("enterprise", uscc(890_001), "大连应急响应结束测试有限公司")
     ended = TODAY - timedelta(days=30)
