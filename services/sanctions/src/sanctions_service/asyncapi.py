@@ -84,8 +84,8 @@ def build_asyncapi(*, topic_prefix: str = "jointcredit", version: str = "1.0.0")
                 "base64 Ed25519 signature of the producing service over the topic, the key, the ce_* attributes as "
                 "sent and the SHA-256 of the data bytes (docs/security.md, Event provenance); refuse an event "
                 "without a valid one")},
-            "ce_signaturekeyid": {"type": "string", "description": "id of the producer's signing key (its public key "
-                                                                   "is published to subscribers)"},
+            "ce_signaturekeyid": {"type": "string", "description": "id of the producer's signing key; the operator "
+                                                                   "gives subscribers the matching public key"},
         },
     }
     messages: dict[str, Any] = {}
