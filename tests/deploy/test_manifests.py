@@ -52,7 +52,9 @@ CONFIGMAP = "jointcredit-config"
 SECRET = "jointcredit-secrets"
 # Oldest Kubernetes minor we target, and the newest whose schemas kubernetes-validate bundles.
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.utils.latest_version())
-SECRET_ENV = ("JC_PII_KEYS", "JC_PII_ACTIVE_KEY", "JC_PII_HASH_KEY", "JC_ADMIN_BOOTSTRAP_TOKEN_SHA256")
+SECRET_ENV = ("JC_PII_KEYS", "JC_PII_ACTIVE_KEY", "JC_PII_HASH_KEY", "JC_ADMIN_BOOTSTRAP_TOKEN_SHA256", "JC_EVENT_TRUSTED_KEYS")
+# Each service signs its events with its own key (docs/security.md#event-provenance), handed to it alone.
+OWN_SECRET_ENV = ("EVENT_SIGNING_KEY", "EVENT_SIGNING_KEY_ID")
 
 
 # ---------------------------------------------------------------- helpers
@@ -321,9 +323,12 @@ def test_app_services_run_in_production_with_the_shared_settings() -> None:
         assert env["JC_TOPIC_PREFIX"] == TOPIC_PREFIX
         assert env["JC_LOG_LEVEL"] == "INFO"
         assert env["JC_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        for key in SECRET_ENV:
+        own = [f"{name.upper()}_{key}" for key in OWN_SECRET_ENV]
+        for key in (*SECRET_ENV, *own):
             # Never a literal: required from deploy/.env.
             assert env[key] == f"${{{key}:?set {key} in deploy/.env}}", key
+        for other in SERVICES:  # another service's signing key never
+            assert other == name or not [k for k in env if k.startswith(f"{other.upper()}_EVENT_SIGNING")], (name, other)
     assert services["sanctions"]["environment"]["SANCTIONS_WEBHOOK_SIGNING_REQUIRED"] == "true"
     # Required, the city's decision (a date or not_ended): compose refuses to run without it (issue 13 item 3).
     assert services["rating"]["environment"]["RATING_EMERGENCY_ENDS_ON"].startswith("${RATING_EMERGENCY_ENDS_ON:?")
@@ -643,7 +648,8 @@ def test_every_deployment_takes_config_from_the_configmap_and_secrets_from_the_s
         from_secret = {
             n: e["valueFrom"]["secretKeyRef"] for n, e in env.items() if "secretKeyRef" in e.get("valueFrom", {})
         }
-        assert set(from_secret) == {f"{name.upper()}_DATABASE_URL", "JC_KAFKA_BOOTSTRAP_SERVERS", *SECRET_ENV}, name
+        own = {f"{name.upper()}_{key}" for key in OWN_SECRET_ENV}
+        assert set(from_secret) == {f"{name.upper()}_DATABASE_URL", "JC_KAFKA_BOOTSTRAP_SERVERS", *SECRET_ENV, *own}, name
         for variable, ref in from_secret.items():
             assert ref["name"] == SECRET and ref["key"] in secret_keys, (name, variable)
             assert ref["key"] == variable, (name, variable)

@@ -31,9 +31,10 @@ from jointcredit_common.auth import AdminPrincipal, TokenStore, load_credentials
 from jointcredit_common.calendar.coverage import refresh_coverage_metrics
 from jointcredit_common.calendar.overrides import CalendarSource
 from jointcredit_common.db import create_engine, create_sessionmaker, migrate
-from jointcredit_common.errors import NotFound, install_problem_handlers
+from jointcredit_common.errors import Conflict, NotFound, install_problem_handlers
 from jointcredit_common.events.consumer import EventConsumer, Handler
 from jointcredit_common.events.outbox import Outbox
+from jointcredit_common.events.provenance import EventRejected
 from jointcredit_common.events.relay import OutboxRelay, replay
 from jointcredit_common.logging import configure_logging, get_logger
 from jointcredit_common.middleware import PlatformMiddleware, RateLimitMiddleware
@@ -240,7 +241,10 @@ def _platform_router() -> APIRouter:
         consumer = next((c for c in runtime.consumers if c.name == consumer_name), None)
         if consumer is None:
             raise NotFound(f"no dead letter {dead_letter_id} for a consumer of this service", field="path.dead_letter_id")
-        result = await consumer.redrive(dead_letter_id)
+        try:
+            result = await consumer.redrive(dead_letter_id)
+        except EventRejected as exc:  # a forged or unsigned record stays a dead letter
+            raise Conflict(f"dead letter {dead_letter_id} fails provenance: {exc}", field="path.dead_letter_id") from exc
         async with runtime.unit_of_work() as session:
             await record_audit(session, principal=admin, action="dead_letter.redrive", target_type="dead_letter",
                                target_id=str(dead_letter_id), detail={"result": result}, request=request)

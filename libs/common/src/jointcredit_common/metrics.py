@@ -19,6 +19,12 @@ OUTBOX_PURGED = Counter("jc_outbox_purged_total", "Published outbox rows purged 
 CONSUMED = Counter("jc_events_consumed_total", "Events handled", ["service", "consumer", "type", "result"])
 CONSUMER_LAG = Gauge("jc_consumer_lag", "Messages behind the partition end", ["service", "consumer", "topic", "partition"])
 DEAD_LETTERS = Counter("jc_dead_letters_total", "Events sent to the dead-letter topic", ["service", "consumer"])
+EVENTS_REJECTED = Counter(
+    "jc_events_rejected_total",
+    "Records refused before any effect because their provenance does not hold (dead-lettered); reason is one of "
+    "events/provenance.REJECT_REASONS",
+    ["service", "consumer", "reason"],
+)
 DEAD_LETTERS_OPEN = Gauge("jc_dead_letters_open", "Dead letters not yet re-driven", ["service"])
 HANDLER_LATENCY = Histogram(
     "jc_event_handler_seconds", "Event handling latency", ["service", "consumer", "type"],

@@ -38,6 +38,13 @@ class ServiceSettings(BaseSettings):
     pii_active_key: str = DEV_PII_KEY_ID
     pii_hash_key: str = DEV_PII_HASH_KEY
 
+    # Event provenance (events/provenance.py): this service's Ed25519 signing key (base64 32-byte seed) and its id,
+    # and the producers' public keys this service's consumers trust: JSON {key id: {"service", "public_key"}}, two
+    # ids for one service during a key rollover. Outside production, unset values mean the fixed development keys.
+    event_signing_key: str | None = None
+    event_signing_key_id: str | None = None
+    event_trusted_keys: dict[str, dict[str, str]] = Field(default_factory=dict)
+
     # The first admin credential in production: the SHA-256 of a token an operator generated.
     admin_bootstrap_token_sha256: str | None = None
     # Development only: a JSON file of demo credentials (role, principal, token, scopes) to import.
@@ -96,7 +103,7 @@ class ServiceSettings(BaseSettings):
         shared_env = EnvSettingsSource(settings_cls, env_prefix="JC_", case_sensitive=False)
         return init_settings, env_settings, shared_env, dotenv_settings, file_secret_settings
 
-    @field_validator("pii_keys", mode="before")
+    @field_validator("pii_keys", "event_trusted_keys", mode="before")
     @classmethod
     def _json_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -112,11 +119,13 @@ class ServiceSettings(BaseSettings):
         for prefix in ("", "anonymous_"):
             if getattr(self, f"{prefix}rate_limit_per_second") > 0 and getattr(self, f"{prefix}rate_limit_burst") < 1:
                 raise ValueError(f"{prefix}rate_limit_burst must be at least 1 while {prefix}rate_limit_per_second is set")
+        self._check_event_keys()
         if self.environment != "production":
             return self
         problems = []
         if DEV_PII_KEY in self.pii_keys.values() or self.pii_hash_key == DEV_PII_HASH_KEY:
             problems.append("development PII keys")
+        problems.extend(self._event_key_problems())
         if self.bootstrap_credentials_file is not None:
             problems.append("bootstrap_credentials_file (demo credentials)")
         if self.fault_inject:
@@ -127,6 +136,48 @@ class ServiceSettings(BaseSettings):
         if problems:
             raise ValueError("refusing to start in production with: " + ", ".join(problems))
         return self
+
+    def _check_event_keys(self) -> None:
+        from jointcredit_common.events.provenance import decode_public_key, decode_seed
+
+        if self.event_signing_key is not None:
+            decode_seed(self.event_signing_key)
+            if not self.event_signing_key_id:
+                raise ValueError("event_signing_key_id is required with event_signing_key")
+        for key_id, entry in self.event_trusted_keys.items():
+            if set(entry) != {"service", "public_key"}:
+                raise ValueError(f"event_trusted_keys[{key_id!r}] must be {{'service', 'public_key'}}")
+            decode_public_key(entry["public_key"])
+
+    def _event_key_problems(self) -> list[str]:
+        from jointcredit_common.events.provenance import dev_signing_seed, dev_trusted_keys, producing_services
+
+        problems = []
+        dev_seeds = {dev_signing_seed(s) for s in producing_services() + [self.service_name]}
+        if self.event_signing_key is None:
+            problems.append("no event_signing_key")
+        elif base64.b64decode(self.event_signing_key) in dev_seeds:
+            problems.append("a development event_signing_key")
+        if not self.event_trusted_keys:
+            problems.append("no event_trusted_keys")
+        dev_public = {entry["public_key"] for entry in dev_trusted_keys().values()}
+        if any(entry["public_key"] in dev_public for entry in self.event_trusted_keys.values()):
+            problems.append("development keys in event_trusted_keys")
+        return problems
+
+    def event_signing_identity(self) -> tuple[str, bytes]:
+        """(key id, 32-byte seed) this service signs its events with; the development key outside production."""
+        from jointcredit_common.events.provenance import decode_seed, dev_key_id, dev_signing_seed
+
+        if self.event_signing_key is not None:
+            return str(self.event_signing_key_id), decode_seed(self.event_signing_key)
+        return dev_key_id(self.service_name), dev_signing_seed(self.service_name)
+
+    def effective_trusted_keys(self) -> dict[str, dict[str, str]]:
+        """The producers' public keys this service's consumers accept; every development key if none are set."""
+        from jointcredit_common.events.provenance import dev_trusted_keys
+
+        return self.event_trusted_keys or dev_trusted_keys()
 
     def production_problems(self) -> list[str]:
         """Service-specific unsafe values; subclasses extend."""

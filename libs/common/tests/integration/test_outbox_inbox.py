@@ -52,7 +52,7 @@ async def test_relay_publishes_committed_events_once_in_order_per_subject(platfo
     topic = f"{platform.settings.topic_prefix}.reports"
     events = await read_topic(platform.settings.kafka_bootstrap_servers, topic, until=lambda e: len(e) >= 30, settle=1.0)
     assert sorted(e.id for e in events) == sorted(ids)
-    assert all(e.type == "cn.dalian.jointcredit.report.withdrawn.v1" and e.source == "/jointcredit/platformtest" for e in events)
+    assert all(e.type == "cn.dalian.jointcredit.report.withdrawn.v1" and e.source == "/jointcredit/ingest" for e in events)
     for subject in ("enterprise:S0", "enterprise:S1", "enterprise:S2"):
         numbers = [int(e.data["report_id"][1:]) for e in events if e.key == subject]
         assert numbers == sorted(numbers), f"{subject} out of order: {numbers}"

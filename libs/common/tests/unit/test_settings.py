@@ -8,6 +8,7 @@ import os
 import pytest
 from pydantic import ValidationError
 
+from jointcredit_common.events.provenance import dev_signing_seed, dev_trusted_keys, public_key_b64
 from jointcredit_common.settings import DEV_PII_HASH_KEY, DEV_PII_KEY, ServiceSettings
 
 REAL_KEY = base64.b64encode(os.urandom(32)).decode()
@@ -15,9 +16,16 @@ REAL_HASH_KEY = base64.b64encode(os.urandom(32)).decode()
 DB = "postgresql+asyncpg://ingest@db/ingest"
 
 
+REAL_SIGNING_SEED = os.urandom(32)
+REAL_TRUSTED_KEYS = {"ingest-2026-12": {"service": "ingest", "public_key": public_key_b64(REAL_SIGNING_SEED)},
+                     "rating-2026-12": {"service": "rating", "public_key": public_key_b64(os.urandom(32))}}
+
+
 def production(**overrides):
     values = dict(environment="production", database_url=DB, pii_keys={"k1": REAL_KEY}, pii_active_key="k1",
-                  pii_hash_key=REAL_HASH_KEY, admin_bootstrap_token_sha256="ab" * 32)
+                  pii_hash_key=REAL_HASH_KEY, admin_bootstrap_token_sha256="ab" * 32,
+                  event_signing_key=base64.b64encode(REAL_SIGNING_SEED).decode(), event_signing_key_id="ingest-2026-12",
+                  event_trusted_keys=REAL_TRUSTED_KEYS)
     values.update(overrides)
     return ServiceSettings(**values)
 
@@ -37,6 +45,11 @@ DEV_KEYS = {"pii_keys": {"dev": DEV_PII_KEY}, "pii_active_key": "dev"}
         ({"bootstrap_credentials_file": "/tmp/creds.json"}, "demo credentials"),
         ({"fault_inject": "relay_after_publish"}, "fault_inject"),
         ({"admin_bootstrap_token_sha256": None}, "admin_bootstrap_token_sha256"),
+        ({"event_signing_key": None, "event_signing_key_id": None}, "no event_signing_key"),
+        ({"event_signing_key": base64.b64encode(dev_signing_seed("ingest")).decode()}, "a development event_signing_key"),
+        ({"event_signing_key": base64.b64encode(dev_signing_seed("rating")).decode()}, "a development event_signing_key"),
+        ({"event_trusted_keys": {}}, "no event_trusted_keys"),
+        ({"event_trusted_keys": REAL_TRUSTED_KEYS | dev_trusted_keys()}, "development keys in event_trusted_keys"),
     ],
 )
 def test_production_refuses_development_only_values(overrides, complaint):
@@ -68,3 +81,27 @@ def test_service_prefix_wins_over_the_shared_jc_prefix(monkeypatch):
     monkeypatch.setenv("INGESTLIKE_DATABASE_URL", DB)
     settings = IngestLike()
     assert (settings.kafka_bootstrap_servers, settings.topic_prefix, settings.database_url) == ("shared:9092", "mine", DB)
+
+
+def test_event_keys_are_checked_in_any_environment():
+    with pytest.raises(ValidationError, match="32-byte seed"):
+        ServiceSettings(database_url=DB, event_signing_key=base64.b64encode(b"short").decode(), event_signing_key_id="x")
+    with pytest.raises(ValidationError, match="event_signing_key_id is required"):
+        ServiceSettings(database_url=DB, event_signing_key=base64.b64encode(os.urandom(32)).decode())
+    with pytest.raises(ValidationError, match="service.*public_key"):
+        ServiceSettings(database_url=DB, event_trusted_keys={"k": {"public_key": public_key_b64(os.urandom(32))}})
+
+
+def test_development_signs_with_its_service_key_and_trusts_every_development_key(monkeypatch):
+    monkeypatch.delenv("JC_EVENT_TRUSTED_KEYS", raising=False)
+    settings = ServiceSettings(database_url=DB)
+    assert settings.event_signing_identity() == ("service-dev", dev_signing_seed("service"))
+    assert settings.effective_trusted_keys() == dev_trusted_keys()
+    assert set(dev_trusted_keys()) == {"ingest-dev", "rating-dev", "sanctions-dev", "repair-dev"}
+
+
+def test_trusted_keys_are_read_as_json_from_the_environment(monkeypatch):
+    import json
+
+    monkeypatch.setenv("JC_EVENT_TRUSTED_KEYS", json.dumps(REAL_TRUSTED_KEYS))
+    assert ServiceSettings(database_url=DB).effective_trusted_keys() == REAL_TRUSTED_KEYS

@@ -26,7 +26,7 @@ from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import SubjectListed, SubjectRef
 from jointcredit_common.testing.factories import uscc
-from jointcredit_common.testing.kafka import read_topic
+from jointcredit_common.testing.kafka import read_topic, signed_record
 
 # Recent conduct: key warning and red periods run from the conduct (issue 13 item 2); a 2020 act reported now is history.
 RECENT_CONDUCT = (datetime.now(SHANGHAI).date() - timedelta(days=10)).isoformat()
@@ -192,7 +192,7 @@ async def test_a_restart_between_acceptance_and_deadline_still_breaches_exactly_
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
     await producer.start()
     try:
-        k, v, h = envelope.to_kafka()
+        k, v, h = signed_record(stack.topic("ratings"), envelope)
         await producer.send_and_wait(stack.topic("ratings"), value=v, key=k, headers=h)
     finally:
         await producer.stop()

@@ -22,6 +22,7 @@ from jointcredit_common.auth import issue_credential
 from jointcredit_common.events.envelope import CloudEvent
 from jointcredit_common.events.schemas import RecordRepaired, RecordWithdrawn, SubjectListed, SubjectRef
 from jointcredit_common.app import ServiceRuntime
+from jointcredit_common.testing.kafka import signed_record
 from jointcredit_common.testing.plugin import token_of
 from repair_service.main import create_app
 from repair_service.repairs.models import listed_records
@@ -72,7 +73,7 @@ class Repair:
     async def emit(self, data: Any, key: str) -> str:
         """Publish one of rating's events onto <prefix>.ratings, as rating's relay would."""
         event = CloudEvent(type=data.type_name(), source="/jointcredit/rating", subject=key, data=data.to_data(), key=key)
-        k, v, h = event.to_kafka()
+        k, v, h = signed_record(f"{self.prefix}.ratings", event)
         await self.producer.send_and_wait(f"{self.prefix}.ratings", value=v, key=k, headers=h)
         return event.id
 

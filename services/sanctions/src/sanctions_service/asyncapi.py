@@ -70,7 +70,7 @@ def build_asyncapi(*, topic_prefix: str = "jointcredit", version: str = "1.0.0")
     schemas["CloudEventHeaders"] = {
         "type": "object",
         "description": "CloudEvents 1.0 attributes in Kafka binary mode (header values are UTF-8 strings).",
-        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject"],
+        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_signature", "ce_signaturekeyid"],
         "properties": {
             "ce_specversion": {"type": "string", "const": SPECVERSION},
             "ce_id": {"type": "string", "description": "unique event id (UUID); de-duplicate on it"},
@@ -80,6 +80,12 @@ def build_asyncapi(*, topic_prefix: str = "jointcredit", version: str = "1.0.0")
             "ce_subject": {"type": "string", "description": "the subject key, equal to the Kafka key"},
             "content-type": {"type": "string", "const": "application/json"},
             "traceparent": {"type": "string", "description": "W3C trace context"},
+            "ce_signature": {"type": "string", "description": (
+                "base64 Ed25519 signature of the producing service over the topic, the key, the ce_* attributes as "
+                "sent and the SHA-256 of the data bytes (docs/security.md, Event provenance); refuse an event "
+                "without a valid one")},
+            "ce_signaturekeyid": {"type": "string", "description": "id of the producer's signing key; the operator "
+                                                                   "gives subscribers the matching public key"},
         },
     }
     messages: dict[str, Any] = {}

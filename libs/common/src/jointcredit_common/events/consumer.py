@@ -20,7 +20,8 @@ from jointcredit_common import faults, metrics
 from jointcredit_common.db import database_unavailable
 from jointcredit_common.events.envelope import CloudEvent, EnvelopeError
 from jointcredit_common.events.outbox import Outbox
-from jointcredit_common.events.schemas import DeadLettered
+from jointcredit_common.events.provenance import EventRejected, EventVerifier
+from jointcredit_common.events.schemas import EVENT_TYPES, DeadLettered
 from jointcredit_common.logging import get_logger
 from jointcredit_common.settings import ServiceSettings
 from jointcredit_common.staging import staged_writes
@@ -54,6 +55,7 @@ class EventConsumer:
         self.settings = settings
         self.service = settings.service_name
         self.group_id = f"{settings.consumer_group}.{name}"
+        self.verifier = EventVerifier.from_settings(settings)
         self.consumer: AIOKafkaConsumer | None = None
         self.ready = asyncio.Event()
 
@@ -154,17 +156,19 @@ class EventConsumer:
         if len(records) < 2:
             return False
         work: list[tuple[ConsumerRecord, CloudEvent, Handler]] = []
-        ignored: list[CloudEvent] = []
+        ignored: list[ConsumerRecord] = []
         seen: set[str] = set()
         for record in records:
+            if self._not_ours(record):
+                ignored.append(record)
+                continue
             try:
+                self.verifier.verify(record.topic, record.key, record.value, record.headers)
                 event = CloudEvent.from_kafka(record.key, record.value, record.headers)
-            except EnvelopeError:
-                return False
-            handler = self.handlers.get(event.type)
-            if handler is None:
-                ignored.append(event)
-            elif event.id not in seen:  # a relay re-publish can put one event twice into one poll
+            except (EventRejected, EnvelopeError):
+                return False  # the one-by-one path dead-letters it
+            handler = self.handlers[event.type]
+            if event.id not in seen:  # a relay re-publish can put one event twice into one poll
                 seen.add(event.id)
                 work.append((record, event, handler))
         results: list[tuple[str, str]] = []
@@ -194,23 +198,38 @@ class EventConsumer:
         except Exception as exc:  # noqa: BLE001 - nothing was committed; the one-by-one path retries and dead-letters
             log.info("batch_fell_back", consumer=self.name, records=len(records), error=f"{type(exc).__name__}: {exc}")
             return False
-        for event in ignored:
-            metrics.CONSUMED.labels(self.service, self.name, event.type, "ignored").inc()
+        for record in ignored:
+            metrics.CONSUMED.labels(self.service, self.name, _type_label(record), "ignored").inc()
         for event_type, result in results:
             metrics.CONSUMED.labels(self.service, self.name, event_type, result).inc()
         faults.crash_point("consumer_after_commit")  # crash tests: effects committed, offsets not
         return True
 
+    def _not_ours(self, record: ConsumerRecord) -> bool:
+        """A type this consumer has no handler for, read from the ``ce_type`` header alone: skipped undecoded."""
+        event_type = _header(record, "ce_type")
+        return event_type is not None and event_type not in self.handlers
+
     async def _process(self, record: ConsumerRecord) -> None:
+        if self._not_ours(record):
+            metrics.CONSUMED.labels(self.service, self.name, _type_label(record), "ignored").inc()
+            return
+        try:
+            # Provenance before anything else (DESIGN.md §7): a forged record changes nothing but the dead letters.
+            # Its claimed id is not trusted either — it is dead-lettered under its offset, so it cannot take the inbox
+            # row of a genuine event.
+            self.verifier.verify(record.topic, record.key, record.value, record.headers)
+        except EventRejected as exc:
+            metrics.EVENTS_REJECTED.labels(self.service, self.name, exc.reason).inc()
+            error = f"malformed envelope: {exc.detail}" if exc.reason == "malformed" else f"rejected ({exc})"
+            await self._dead_letter(record, None, error, attempts=0)
+            return
         try:
             event = CloudEvent.from_kafka(record.key, record.value, record.headers)
         except EnvelopeError as exc:
             await self._dead_letter(record, None, f"malformed envelope: {exc}", attempts=0)
             return
-        handler = self.handlers.get(event.type)
-        if handler is None:
-            metrics.CONSUMED.labels(self.service, self.name, event.type, "ignored").inc()
-            return
+        handler = self.handlers[event.type]
         token = current_traceparent.set(continue_trace(event.traceparent))
         try:
             last_error = ""
@@ -305,6 +324,8 @@ class EventConsumer:
         if row["redriven_at"] is not None:
             return "already_redriven"
         headers = [(k, base64.b64decode(v)) for k, v in row["headers"]]
+        # A dead letter keeps its original headers: it runs again only if its original signature still holds.
+        self.verifier.verify(row["topic"], row["key"], row["value"], headers)
         event = CloudEvent.from_kafka(row["key"], row["value"], headers)
         handler = self.handlers.get(event.type)
         if handler is None:
@@ -320,3 +341,17 @@ class EventConsumer:
                 update(dead_letters).where(dead_letters.c.id == dead_letter_id).values(redriven_at=func.now())
             )
         return "processed"
+
+
+def _header(record: ConsumerRecord, name: str) -> str | None:
+    raw = None
+    for key, value in record.headers or ():
+        if key == name and value is not None:
+            raw = value  # the last one, as CloudEvent.from_kafka and the verifier read headers
+    return raw.decode("utf-8", "replace") if raw is not None else None
+
+
+def _type_label(record: ConsumerRecord) -> str:
+    """A metric label from the registry only: a producer-chosen ``ce_type`` never becomes a series."""
+    event_type = _header(record, "ce_type")
+    return event_type if event_type in EVENT_TYPES else "unknown"

@@ -4,7 +4,7 @@
 - One active relay per database (a session advisory lock elects it), so rows go out in ``seq`` order and
   one subject's events keep their order; standby replicas take over when the leader's connection drops.
 - Wakes on ``LISTEN jointcredit_outbox`` (a trigger notifies on insert), polling only as a fallback.
-- Publishes with ``acks=all``; a crash between publish and mark re-publishes, which consumers' inboxes absorb.
+- Signs each record as this service (events/provenance.py) and publishes with ``acks=all``; a crash between publish and mark re-publishes, which consumers' inboxes absorb.
 - Keeps published rows for ``outbox_retention_hours`` so an operator can replay after a broker loss; purges after.
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from jointcredit_common import faults, metrics
 from jointcredit_common.db import asyncpg_dsn
 from jointcredit_common.events.envelope import CloudEvent
+from jointcredit_common.events.provenance import EventSigner
 from jointcredit_common.logging import get_logger
 from jointcredit_common.settings import ServiceSettings
 
@@ -62,6 +63,7 @@ class OutboxRelay:
         self.producer = producer
         self.settings = settings
         self.service = settings.service_name
+        self.signer = EventSigner.from_settings(settings)  # signed as sent, so a replay re-signs the same bytes
         self._lock_key = zlib.crc32(f"jointcredit-relay-{settings.service_name}".encode())
         self._last_purge = 0.0
         self._last_backlog = 0.0
@@ -123,6 +125,7 @@ class OutboxRelay:
             futures = []
             for row in rows:
                 key, value, headers = _event_of(row).to_kafka()
+                headers += self.signer.headers(row["topic"], key, value, headers)
                 futures.append(await self.producer.send(row["topic"], value=value, key=key, headers=headers))
             await asyncio.gather(*futures)
         except Exception as exc:

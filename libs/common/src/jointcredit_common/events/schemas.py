@@ -23,10 +23,18 @@ class EventData(BaseModel):
     event_type: ClassVar[str] = ""
     topic: ClassVar[str] = ""  # relative to the topic prefix; per-agency topics are chosen at write time
     summary: ClassVar[str] = ""
+    # The one service that publishes this type (events/provenance.py checks the signer against it): the ``<svc>`` of
+    # the schemas_<svc>.py module a type lives in, or named here for the types of this module ("*": every service).
+    producer: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        module = cls.__module__.rsplit(".", 1)[-1]
+        if not cls.producer and module.startswith("schemas_"):
+            cls.producer = module.removeprefix("schemas_")
         if cls.event_type:
+            if not cls.producer:
+                raise TypeError(f"{cls.__name__}: no producer (define it in schemas_<service>.py or name it)")
             EVENT_TYPES[cls.type_name()] = cls
 
     @classmethod
@@ -65,6 +73,7 @@ class Exemption(BaseModel):
 
 class ReportReceived(EventData):
     event_type = "report.received.v1"
+    producer = "ingest"
     topic = "reports"
     summary = "A member department reported an incident about a subject (ingest)."
 
@@ -81,6 +90,7 @@ class ReportReceived(EventData):
 
 class ReportWithdrawn(EventData):
     event_type = "report.withdrawn.v1"
+    producer = "ingest"
     topic = "reports"
     summary = "The reporting department withdrew a report (e.g. the penalty was revoked); undo what rests on it."
 
@@ -96,6 +106,7 @@ class ReportWithdrawn(EventData):
 
 class ReportClassified(EventData):
     event_type = "report.classified.v1"
+    producer = "rating"
     topic = "ratings"
     summary = "The classifier's decision on a report, with the clauses and evidence it rests on (rating)."
 
@@ -112,6 +123,7 @@ class ReportClassified(EventData):
 
 class SubjectListed(EventData):
     event_type = "subject.listed.v1"
+    producer = "rating"
     topic = "ratings"
     summary = "A credit record put a subject on a list (key warning, red or dishonest) (rating)."
 
@@ -137,6 +149,7 @@ class RecordEnded(EventData):
     """Base of the events that end a listing; sanctions lifts every measure built on the record."""
 
     topic = "ratings"
+    producer = "rating"
 
     record_id: str
     report_id: str
@@ -173,6 +186,7 @@ class LegalBasis(BaseModel):
 
 class MeasureIssued(EventData):
     event_type = "measure.issued.v1"
+    producer = "sanctions"
     topic = "measures.{agency}"
     summary = "An implementing agency must apply a joint reward or punishment measure (sanctions)."
 
@@ -191,6 +205,7 @@ class MeasureIssued(EventData):
 
 class MeasureLifted(EventData):
     event_type = "measure.lifted.v1"
+    producer = "sanctions"
     topic = "measures.{agency}"
     summary = "An implementing agency must stop applying a measure, with the reason (sanctions)."
 
@@ -210,6 +225,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 class DeadLettered(EventData):
     event_type = "dead_letter.v1"
+    producer = "*"
     topic = "dlq"
     summary = "An event a consumer could not handle after its retries, with the error (any service)."
 

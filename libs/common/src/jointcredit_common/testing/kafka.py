@@ -11,6 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from jointcredit_common.events.envelope import CloudEvent
+from jointcredit_common.events.provenance import SOURCE_PREFIX, EventSigner
 
 
 async def read_topic(
@@ -58,15 +59,25 @@ async def read_topic(
         await consumer.stop()
 
 
-async def publish(bootstrap: str, topic: str, events: list[CloudEvent]) -> None:
-    """Put events on ``topic`` the way the relay does (binary-mode CloudEvents, keyed by subject), in order."""
+def signed_record(topic: str, event: CloudEvent, signer: EventSigner | None = None) -> tuple[bytes, bytes, list]:
+    """(key, value, headers) of ``event`` as its producer's relay sends it: signed with the development key of the
+    service its ``source`` names (``/jointcredit/<service>``), or with ``signer``."""
+    key, value, headers = event.to_kafka()
+    signer = signer or EventSigner.dev(event.source.removeprefix(SOURCE_PREFIX))
+    return key, value, headers + signer.headers(topic, key, value, headers)
+
+
+async def publish(bootstrap: str, topic: str, events: list[CloudEvent], *, signer: EventSigner | None = None,
+                  unsigned: bool = False) -> None:
+    """Put events on ``topic`` the way the relay does (binary-mode CloudEvents, keyed by subject, signed as their
+    producer — see :func:`signed_record`), in order. ``unsigned`` sends them without provenance (attack tests)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
         for event in events:
-            key, value, headers = event.to_kafka()
+            key, value, headers = event.to_kafka() if unsigned else signed_record(topic, event, signer)
             await producer.send_and_wait(topic, value=value, key=key, headers=headers)
     finally:
         await producer.stop()
