@@ -10,7 +10,7 @@ from jointcredit_common.events.provenance import EventSigner
 from jointcredit_common.tables import dead_letters
 from jointcredit_common.testing.kafka import eventually, publish
 from sanctions_service.measures.models import measures
-from sanctions_service.testing import cloudevent, enterprise, listed, wait_processed
+from sanctions_support import cloudevent, enterprise, listed, wait_processed
 
 
 async def test_a_forged_listing_dispatches_no_measure_and_is_dead_lettered(sanctions):
