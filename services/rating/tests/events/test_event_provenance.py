@@ -9,6 +9,7 @@ import base64
 import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
@@ -17,6 +18,8 @@ from jointcredit_common.events.provenance import EventSigner, dev_trusted_keys, 
 from jointcredit_common.tables import dead_letters, inbox
 from jointcredit_common.testing.factories import uscc
 from jointcredit_common.testing.kafka import read_topic
+
+pytestmark = pytest.mark.consumers  # forged and genuine events reach the service under test
 
 TODAY = (datetime.now(UTC) + timedelta(hours=8)).date()
 PENALTY = {"kind": "administrative_penalty", "document_no": "大市监罚〔2020〕77号", "authority": "大连市市场监督管理局",

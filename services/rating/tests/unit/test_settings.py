@@ -4,18 +4,24 @@ RATING_EMERGENCY_ENDS_ON, read from the environment as the process reads it."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 from datetime import date
 
 import pytest
 from pydantic import ValidationError
 
+from jointcredit_common.events.provenance import public_key_b64
 from rating_service.settings import RatingSettings
 
+_SIGNING_SEED = os.urandom(32)
 PRODUCTION = {
     "JC_ENVIRONMENT": "production", "RATING_DATABASE_URL": "postgresql+asyncpg://rating@db/rating",
     "JC_PII_KEYS": '{"k1": "%s"}' % base64.b64encode(os.urandom(32)).decode(), "JC_PII_ACTIVE_KEY": "k1",
     "JC_PII_HASH_KEY": base64.b64encode(os.urandom(32)).decode(), "JC_ADMIN_BOOTSTRAP_TOKEN_SHA256": "ab" * 32,
+    # production also needs this service's own event signing key and the producers' public keys (issue 14 item 1)
+    "RATING_EVENT_SIGNING_KEY": base64.b64encode(_SIGNING_SEED).decode(), "RATING_EVENT_SIGNING_KEY_ID": "rating-test",
+    "JC_EVENT_TRUSTED_KEYS": json.dumps({"rating-test": {"service": "rating", "public_key": public_key_b64(_SIGNING_SEED)}}),
 }
 
 

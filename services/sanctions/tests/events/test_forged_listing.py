@@ -3,6 +3,7 @@ or signed by ingest (a service that does not own the type) — dispatches no pun
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from jointcredit_common.events.envelope import CloudEvent
@@ -11,6 +12,8 @@ from jointcredit_common.tables import dead_letters
 from jointcredit_common.testing.kafka import eventually, publish
 from sanctions_service.measures.models import measures
 from sanctions_support import cloudevent, enterprise, listed, wait_processed
+
+pytestmark = pytest.mark.consumers  # forged and genuine events reach the service under test
 
 
 async def test_a_forged_listing_dispatches_no_measure_and_is_dead_lettered(sanctions):
