@@ -32,6 +32,12 @@ PROVISIONAL_ANSWERS = Counter(
 )
 
 
+def count_provisional(service: str, use: str, provisional: bool) -> None:
+    """Count an answer (a deadline, a due date, a calendar query) that rests on a provisional day."""
+    if provisional:
+        PROVISIONAL_ANSWERS.labels(service, use).inc()
+
+
 def coverage(calendar: WorkingDayCalendar, today: date | None = None) -> dict[str, Any]:
     today = today or today_in_china()
     official_left = (calendar.official_until - today).days

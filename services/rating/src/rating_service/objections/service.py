@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.auth import Principal, record_audit
 from jointcredit_common.calendar import CalendarNotCovered, WorkingDayCalendar, not_covered_problem
-from jointcredit_common.calendar.coverage import PROVISIONAL_ANSWERS
+from jointcredit_common.calendar.coverage import count_provisional
 from jointcredit_common.catalog import load_catalog
 from jointcredit_common.errors import Conflict, Forbidden, NotFound
 from jointcredit_common.events.outbox import Outbox
@@ -81,8 +81,7 @@ async def file_objection(
     except CalendarNotCovered as exc:
         raise not_covered_problem(exc, "path.record_id") from exc
     due_on = due.day
-    if due.provisional:
-        PROVISIONAL_ANSWERS.labels("rating", "objection_due_on").inc()
+    count_provisional("rating", "objection_due_on", due.provisional)
     objection_id = uuid.uuid4()
     now = datetime.now(UTC)
     row = (

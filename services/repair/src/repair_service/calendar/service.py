@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.auth import Principal, record_audit
 from jointcredit_common.calendar import WorkingDayCalendar
-from jointcredit_common.calendar.coverage import PROVISIONAL_ANSWERS
 from jointcredit_common.errors import NotFound
 from jointcredit_common.events.outbox import Outbox
 from jointcredit_common.events.schemas_repair import CalendarOverrideChanged, RepairDeadlinesRecomputed
@@ -129,8 +128,3 @@ async def recompute_provisional_deadlines(
         log.warning("provisional_deadlines_recomputed", checked=len(rows), changed=len(changed),
                     applications=[c["application_id"] for c in changed])
     return changed
-
-
-def count_provisional(deadline_provisional: bool, use: str) -> None:
-    if deadline_provisional:
-        PROVISIONAL_ANSWERS.labels("repair", use).inc()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from jointcredit_common.auth import AdminPrincipal
 from jointcredit_common.calendar import SHANGHAI, CalendarNotCovered, not_covered_problem
-from jointcredit_common.calendar.coverage import coverage
+from jointcredit_common.calendar.coverage import count_provisional, coverage
 from jointcredit_common.app import ServiceRuntime
 from repair_service.calendar import service
 from repair_service.calendar.schemas import OverrideIn
@@ -33,7 +33,7 @@ async def add_working_days(
         result = calendar.add(start, days)
     except CalendarNotCovered as exc:
         raise not_covered_problem(exc, "query.from") from exc
-    service.count_provisional(result.provisional, "calendar_add")
+    count_provisional("repair", "calendar_add", result.provisional)
     return {"from": start.astimezone(SHANGHAI).isoformat(), "days": days, "result": result.at.isoformat(),
             "provisional": result.provisional, "timezone": "Asia/Shanghai"}
 

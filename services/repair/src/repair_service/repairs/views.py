@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 
 from jointcredit_common.auth import Principal, require_role
 from jointcredit_common.catalog import load_catalog
+from jointcredit_common.calendar.coverage import count_provisional
 from jointcredit_common.clock import CHINA_TZ as SHANGHAI
 from jointcredit_common.openapi import problem_response
 from jointcredit_common.app import ServiceRuntime
-from repair_service.calendar.service import count_provisional
 from repair_service.repairs import queries, service
 from repair_service.repairs.schemas import RepairAcceptedOut, RepairIn, RepairOut, RepairPage, ReviewIn
 
@@ -39,7 +39,7 @@ async def post_repair(request: Request, body: RepairIn, principal: ApplicantPrin
             session, body=body, principal=principal, settings=runtime.settings, catalog=load_catalog(),
             hasher=runtime.hasher, outbox=runtime.outbox, calendar=await runtime.calendar.get(), now=datetime.now(UTC),
         )
-    count_provisional(accepted["provisional"], "repair_due_at")
+    count_provisional("repair", "repair_due_at", accepted["provisional"])
     out = RepairAcceptedOut(
         id=str(accepted["id"]), status="accepted", channel=accepted["channel"],
         accepted_at=accepted["accepted_at"].astimezone(SHANGHAI), due_at=accepted["due_at"].astimezone(SHANGHAI),

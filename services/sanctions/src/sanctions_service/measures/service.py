@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from jointcredit_common.calendar import SHANGHAI, CalendarNotCovered
-from jointcredit_common.calendar.coverage import PROVISIONAL_ANSWERS
+from jointcredit_common.calendar.coverage import count_provisional
 from jointcredit_common.calendar.overrides import CalendarSource
 from jointcredit_common.catalog import Catalog
 from jointcredit_common.events.outbox import Outbox
@@ -76,8 +76,7 @@ async def feedback_due_at(issued_at: datetime, policy: DispatchPolicy) -> dateti
     except CalendarNotCovered as exc:
         log.warning("feedback_due_not_covered", uncovered_date=exc.date.isoformat())
         return None
-    if due.provisional:
-        PROVISIONAL_ANSWERS.labels("sanctions", "feedback_due_at").inc()
+    count_provisional("sanctions", "feedback_due_at", due.provisional)
     return due.at
 
 
