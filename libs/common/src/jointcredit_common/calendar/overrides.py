@@ -16,6 +16,7 @@ Another replica of the same service sees the change within ``ttl``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,11 @@ async def apply_override_change(
     return (await session.execute(upsert)).first() is not None
 
 
+@functools.cache
+def _national_calendar() -> WorkingDayCalendar:
+    return WorkingDayCalendar()
+
+
 class CalendarSource:
     """The service's working-day calendar: shipped schedules plus the overrides in its own database, cached."""
 
@@ -78,8 +84,8 @@ class CalendarSource:
         return self._calendar
 
     def national(self) -> WorkingDayCalendar:
-        """The national calendar without the city's overrides (coverage does not depend on them)."""
-        return WorkingDayCalendar()
+        """The national calendar without the city's overrides (coverage does not depend on them); one per process."""
+        return _national_calendar()
 
     def invalidate(self) -> None:
         self._loaded_at = 0.0

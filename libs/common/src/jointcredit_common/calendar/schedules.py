@@ -110,12 +110,14 @@ def load_schedule_files(directory: Path | None = None) -> dict[int, OfficialSche
     return schedules
 
 
+@functools.cache
 def package_years() -> range:
     """The span of chinesecalendar's table (it raises NotImplementedError outside it)."""
     years = [d.year for d in _package_holidays]
     return range(min(years), max(years) + 1)
 
 
+@functools.lru_cache(maxsize=64)
 def package_schedule(year: int) -> OfficialSchedule:
     """chinesecalendar's data for ``year`` in the same shape as a data file (for comparison and uniform lookups)."""
     return OfficialSchedule(
